@@ -1,0 +1,228 @@
+//! Records, source partitions and source offsets.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// A source partition or offset contained something other than a flat object of primitives.
+///
+/// Kafka Connect requires both to be `Map<String, primitive>`; we keep the same rule so that
+/// Connect tooling can read and write our offsets topic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} field `{field}` must be a string, number, boolean or null, not {kind}")]
+pub struct OffsetFormatError {
+    what: &'static str,
+    field: String,
+    kind: &'static str,
+}
+
+fn check_primitives(what: &'static str, map: &Map<String, Value>) -> Result<(), OffsetFormatError> {
+    for (field, value) in map {
+        let kind = match value {
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+            _ => continue,
+        };
+        return Err(OffsetFormatError { what, field: field.clone(), kind });
+    }
+    Ok(())
+}
+
+/// Names the stream within a connector that an offset belongs to, e.g. `{"queue_id": "q1"}`.
+///
+/// Cheap to clone. Equality and hashing use the canonical JSON text (keys sorted), which is also
+/// the form written into the offsets topic key.
+#[derive(Clone)]
+pub struct SourcePartition(Arc<PartitionInner>);
+
+struct PartitionInner {
+    map: Map<String, Value>,
+    canonical: String,
+}
+
+impl SourcePartition {
+    /// Builds a partition from a flat JSON object of primitives.
+    pub fn new(map: Map<String, Value>) -> Result<Self, OffsetFormatError> {
+        check_primitives("source partition", &map)?;
+        // serde_json's `Map` is a BTreeMap here (no `preserve_order`), so this text is canonical.
+        let canonical = Value::Object(map.clone()).to_string();
+        Ok(Self(Arc::new(PartitionInner { map, canonical })))
+    }
+
+    /// A partition with one string field, the common case.
+    pub fn single(field: &str, value: impl Into<String>) -> Self {
+        let mut map = Map::new();
+        map.insert(field.to_owned(), Value::String(value.into()));
+        let canonical = Value::Object(map.clone()).to_string();
+        Self(Arc::new(PartitionInner { map, canonical }))
+    }
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0.map
+    }
+
+    /// The canonical JSON text, e.g. `{"queue_id":"q1"}`.
+    pub fn canonical(&self) -> &str {
+        &self.0.canonical
+    }
+
+    /// The string value of `field`, if present.
+    pub fn get_str(&self, field: &str) -> Option<&str> {
+        self.0.map.get(field).and_then(Value::as_str)
+    }
+}
+
+impl PartialEq for SourcePartition {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.canonical == other.0.canonical
+    }
+}
+impl Eq for SourcePartition {}
+
+impl Hash for SourcePartition {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.canonical.hash(state);
+    }
+}
+
+impl PartialOrd for SourcePartition {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for SourcePartition {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.canonical.cmp(&other.0.canonical)
+    }
+}
+
+impl fmt::Debug for SourcePartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.canonical)
+    }
+}
+
+impl fmt::Display for SourcePartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.canonical)
+    }
+}
+
+/// A position within a source partition, e.g. `{"watermark_ms": 1700000000000}`.
+///
+/// What a position means is the connector's business; the runtime stores the latest committed one
+/// per partition and hands it back at start-up.
+#[derive(Clone, PartialEq)]
+pub struct SourceOffset(Arc<Map<String, Value>>);
+
+impl SourceOffset {
+    pub fn new(map: Map<String, Value>) -> Result<Self, OffsetFormatError> {
+        check_primitives("source offset", &map)?;
+        Ok(Self(Arc::new(map)))
+    }
+
+    /// An offset with one integer field, the common case.
+    pub fn single_i64(field: &str, value: i64) -> Self {
+        let mut map = Map::new();
+        map.insert(field.to_owned(), Value::from(value));
+        Self(Arc::new(map))
+    }
+
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    pub fn get_i64(&self, field: &str) -> Option<i64> {
+        self.0.get(field).and_then(Value::as_i64)
+    }
+
+    pub fn to_json(&self) -> Value {
+        Value::Object((*self.0).clone())
+    }
+}
+
+impl fmt::Debug for SourceOffset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", Value::Object((*self.0).clone()))
+    }
+}
+
+/// A record value: a serializable body and the full name of the Avro schema (from `schemas/`)
+/// it is encoded with. The runtime encodes it with a writer built once per schema.
+pub struct RecordValue {
+    pub schema: Arc<str>,
+    pub body: Box<dyn erased_serde::Serialize + Send + Sync>,
+}
+
+impl RecordValue {
+    pub fn new<T>(schema: Arc<str>, body: T) -> Self
+    where
+        T: serde::Serialize + Send + Sync + 'static,
+    {
+        Self { schema, body: Box::new(body) }
+    }
+}
+
+impl fmt::Debug for RecordValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordValue").field("schema", &self.schema).finish_non_exhaustive()
+    }
+}
+
+/// One record for Kafka.
+#[derive(Debug)]
+pub struct SourceRecord {
+    /// The stream the record belongs to.
+    pub partition: SourcePartition,
+    /// The partition's position once this record (and every earlier one of the partition) is in
+    /// Kafka.
+    pub offset: SourceOffset,
+    pub topic: Arc<str>,
+    /// The Kafka key, written as raw bytes (UTF-8 text by convention, as Kafka Connect's
+    /// `StringConverter` does). Records with the same key land in the same Kafka partition, in order.
+    pub key: Option<Vec<u8>>,
+    pub value: RecordValue,
+    /// Event time in milliseconds since the Unix epoch; the broker's time when absent.
+    pub timestamp_ms: Option<i64>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// What a task hands to the runtime.
+#[derive(Debug)]
+pub enum Emit {
+    /// A record to produce; its offset is committed once it and everything before it is acknowledged.
+    Record(SourceRecord),
+    /// An offset with no record: committed once every record emitted before it for the same
+    /// partition is acknowledged.
+    Offset { partition: SourcePartition, offset: SourceOffset },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn partition_text_is_canonical_and_drives_equality() {
+        let a = SourcePartition::new(json!({"b": 1, "a": "x"}).as_object().cloned().unwrap_or_default())
+            .expect("primitives");
+        let b = SourcePartition::new(json!({"a": "x", "b": 1}).as_object().cloned().unwrap_or_default())
+            .expect("primitives");
+        assert_eq!(a.canonical(), r#"{"a":"x","b":1}"#);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn nested_values_are_rejected_with_the_field_name() {
+        let map = json!({"queue": {"id": 1}}).as_object().cloned().unwrap_or_default();
+        let err = SourcePartition::new(map).expect_err("nested object");
+        assert_eq!(
+            err.to_string(),
+            "source partition field `queue` must be a string, number, boolean or null, not an object"
+        );
+        let map = json!({"ids": [1]}).as_object().cloned().unwrap_or_default();
+        assert!(SourceOffset::new(map).is_err());
+    }
+}

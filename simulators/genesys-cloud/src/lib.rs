@@ -1,0 +1,1 @@
+//! A fake Genesys Cloud org.
