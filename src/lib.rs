@@ -1,2 +1,9 @@
 //! Tributary: a Kafka Connect-style source-connector runtime.
+//!
+//! Nothing in this crate knows about a particular source; connectors implement
+//! [`api::Connector`] and are registered by the binary.
+
 pub use tributary_connector_api as api;
+
+pub mod avro;
+pub mod schema_registry;

@@ -1,0 +1,1 @@
+//! Avro schemas, Confluent wire format, encoding and decoding.
