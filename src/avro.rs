@@ -1,1 +1,0 @@
-//! Avro schemas, Confluent wire format, encoding and decoding.
