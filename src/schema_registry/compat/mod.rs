@@ -5,6 +5,8 @@
 //! reader that could only read *some* values of the writer (a missing enum symbol, a missing
 //! union branch) is incompatible, as in Confluent's registry.
 
+mod expand;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -127,7 +129,7 @@ pub fn check(level: CompatibilityLevel, candidate: &Schema, existing: &[(u32, &S
 
 /// `Ok` when `reader` can read every datum written with `writer`.
 pub fn can_read(writer: &Schema, reader: &Schema) -> Result<(), String> {
-    match SchemaCompatibility::can_read(writer, reader) {
+    match SchemaCompatibility::can_read(&expand::expand(writer), &expand::expand(reader)) {
         Ok(Compatibility::Full) => Ok(()),
         Ok(Compatibility::Partial) => Err(
             "the reader can read only some of the writer's values (an enum symbol or a union branch of the writer is missing from the reader)"
@@ -242,8 +244,8 @@ mod tests {
 
     #[test]
     fn transitive_levels_check_every_version() {
-        // v1 → v2 drops `n` (backward-compatible), v3 re-adds it without default: compatible
-        // with v2 but not with v1's data under a transitive level... and vice versa for v1.
+        // v2 adds `n` with a default; v3 drops the default. v3 reads v2's data (which has `n`)
+        // but not v1's (which lacks it): only a transitive level sees the difference.
         let v1 = record(V1);
         let v2 = record(&format!(r#"{V1},{{"name":"n","type":"int","default":0}}"#));
         let v3 = record(&format!(r#"{V1},{{"name":"n","type":"int"}}"#));
@@ -252,6 +254,14 @@ mod tests {
         let msgs = check(CompatibilityLevel::BackwardTransitive, &v3, &existing);
         assert_eq!(msgs.len(), 1, "{msgs:?}");
         assert!(msgs[0].contains("version 1"));
+    }
+
+    #[test]
+    fn a_named_type_defined_at_another_place_is_still_compatible() {
+        let p = r#"{"type":"record","name":"P","fields":[{"name":"x","type":"int"}]}"#;
+        let v1 = record(&format!(r#"{{"name":"a","type":{p}}},{{"name":"b","type":"P"}}"#));
+        let v2 = record(&format!(r#"{{"name":"b","type":{p}}},{{"name":"a","type":"P"}}"#));
+        assert!(check(CompatibilityLevel::FullTransitive, &v2, &[(1, &v1)]).is_empty());
     }
 
     #[test]
