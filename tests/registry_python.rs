@@ -137,6 +137,7 @@ async fn confluent_python_client_agrees_with_the_embedded_registry_and_our_frami
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "Python client failed ({}):\n{stdout}\n{stderr}", output.status);
+    eprintln!("Python client output:\n{stdout}");
     assert!(stdout.contains("ok: incompatible registration rejected: HTTP 409, error code 409"), "{stdout}");
     assert!(stdout.contains("ok: AvroDeserializer decoded Tributary's bytes"), "{stdout}");
 

@@ -199,3 +199,12 @@ async fn registry_failure_during_prepare_names_subject_and_is_not_cached() {
     s.client.set_compatibility(Some("t-value"), crate::schema_registry::CompatibilityLevel::None).await.expect("set");
     assert!(encoder.prepare("t", "test.avro.Tiny").await.is_ok());
 }
+
+#[test]
+fn encoder_decoder_and_schemas_can_be_shared_across_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Encoder>();
+    shareable::<Decoder>();
+    shareable::<Schemas>();
+    shareable::<RegistryClient>();
+}
