@@ -216,7 +216,6 @@ pub(crate) fn to_rest(c: &ConvState) -> models::Conversation {
                 duration_seconds: w.duration_secs,
                 end_time: iso_ms(w.end_ms),
             }),
-            conversation_routing_data: routing(p).and_then(|r| serde_json::to_value(r).ok()),
             attributes: p.attributes.clone(),
             calls: vec![models::Call {
                 state: p.state.into(),

@@ -165,6 +165,11 @@ impl SimHandle {
         crate::traffic::start_conversation(&self.org, queue_id)
     }
 
+    /// Pauses (`true`) or resumes the arrival process; conversations in progress run to the end.
+    pub fn pause_traffic(&self, paused: bool) {
+        self.org.traffic.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Applies a fault immediately and logs it.
     pub fn inject(&self, fault: Fault) -> FaultRecord {
         crate::injector::apply(&self.org, fault, FaultSource::Injected)

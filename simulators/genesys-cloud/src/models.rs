@@ -455,8 +455,6 @@ pub struct Participant {
     pub wrapup_required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wrapup: Option<Wrapup>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub conversation_routing_data: Option<serde_json::Value>,
     pub attributes: BTreeMap<String, String>,
     pub calls: Vec<Call>,
 }

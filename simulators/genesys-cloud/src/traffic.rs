@@ -19,6 +19,7 @@
 //! queue topic stops reporting a transferred conversation).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,11 +44,13 @@ const CUSTOMER_NAMES: &[&str] =
 /// State shared by the generator and handle-started conversations.
 pub(crate) struct TrafficShared {
     pub rng: Mutex<StdRng>,
+    /// Arrivals are skipped while set (conversations in progress continue).
+    pub paused: AtomicBool,
 }
 
 impl TrafficShared {
     pub fn new(seed: u64) -> Self {
-        TrafficShared { rng: Mutex::new(StdRng::seed_from_u64(seed)) }
+        TrafficShared { rng: Mutex::new(StdRng::seed_from_u64(seed)), paused: AtomicBool::new(false) }
     }
 }
 
@@ -174,6 +177,9 @@ pub(crate) async fn run_generator(org: Arc<Org>) {
         tokio::select! {
             _ = org.cancel.cancelled() => break,
             _ = tokio::time::sleep(org.real(gap)) => {}
+        }
+        if org.traffic.paused.load(Ordering::Relaxed) {
+            continue;
         }
         let queue_id = {
             let st = lock(&org.state);
