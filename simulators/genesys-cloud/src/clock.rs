@@ -14,6 +14,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Upper bound of any real duration the simulator waits for (ten years).
+const MAX_REAL_SECS: f64 = 315_360_000.0;
+
 /// Converts protocol durations to real ones and reads the wall clock.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Clock {
@@ -33,9 +36,15 @@ impl Clock {
         self.scale
     }
 
-    /// The real duration that stands for `protocol` protocol time.
+    /// The real duration that stands for `protocol` protocol time, capped at ten years so that
+    /// deadlines computed from it never overflow.
     pub fn real(&self, protocol: Duration) -> Duration {
-        Duration::from_secs_f64(protocol.as_secs_f64() / self.scale)
+        let secs = protocol.as_secs_f64() / self.scale;
+        if secs.is_finite() && secs < MAX_REAL_SECS {
+            Duration::from_secs_f64(secs)
+        } else {
+            Duration::from_secs_f64(MAX_REAL_SECS)
+        }
     }
 
     /// The protocol duration that `real` real time stands for.
@@ -73,6 +82,13 @@ mod tests {
         let c = Clock::new(1000.0);
         assert_eq!(c.real(Duration::from_secs(86_400)), Duration::from_secs_f64(86.4));
         assert_eq!(c.protocol(Duration::from_millis(30)), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn huge_durations_saturate() {
+        let c = Clock::new(1e-12);
+        assert_eq!(c.real(Duration::from_secs(86_400)), Duration::from_secs(315_360_000));
+        assert_eq!(Clock::new(1.0).real(Duration::MAX), Duration::from_secs(315_360_000));
     }
 
     #[test]

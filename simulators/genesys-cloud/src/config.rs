@@ -434,6 +434,12 @@ mod tests {
     }
 
     #[test]
+    fn example_file_parses() {
+        let cfg = SimConfig::from_yaml_str(include_str!("../sim.example.yaml"));
+        assert!(matches!(&cfg, Ok(c) if c.clients.len() == 2 && c.faults.schedule.len() == 6), "{cfg:?}");
+    }
+
+    #[test]
     fn bare_fault_list() {
         let f = parse_faults("- at: 1m\n  kind: tcp_reset\n");
         assert!(matches!(f, Ok(ref f) if f.schedule.len() == 1), "{f:?}");

@@ -186,7 +186,7 @@ pub(crate) fn to_event(c: &ConvState) -> EventConversation {
             }
         })
         .collect();
-    EventConversation { id: c.id.clone(), max_participants: 10, participants, secure_pause: false }
+    EventConversation { id: c.id.clone(), participants, secure_pause: false }
 }
 
 /// The REST `Conversation` (§4.3).
@@ -245,7 +245,6 @@ pub(crate) fn to_rest(c: &ConvState) -> models::Conversation {
         end_time: c.end_ms().map(iso_ms),
         participants,
         conversation_ids: Vec::new(),
-        max_participants: 10,
         recording_state: "NONE".into(),
         state: if c.ended() { "disconnected".into() } else { "connected".into() },
         self_uri: format!("/api/v2/conversations/{}", c.id),

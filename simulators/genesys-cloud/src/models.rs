@@ -377,7 +377,6 @@ pub struct EventParticipant {
 #[serde(rename_all = "camelCase")]
 pub struct EventConversation {
     pub id: String,
-    pub max_participants: u32,
     pub participants: Vec<EventParticipant>,
     pub secure_pause: bool,
 }
@@ -469,7 +468,6 @@ pub struct Conversation {
     pub end_time: Option<String>,
     pub participants: Vec<Participant>,
     pub conversation_ids: Vec<String>,
-    pub max_participants: u32,
     pub recording_state: String,
     pub state: String,
     pub self_uri: String,

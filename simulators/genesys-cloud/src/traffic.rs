@@ -43,14 +43,21 @@ const CUSTOMER_NAMES: &[&str] =
 
 /// State shared by the generator and handle-started conversations.
 pub(crate) struct TrafficShared {
+    /// Arrivals and conversation plans: drawn in arrival order, so a seed reproduces the traffic.
     pub rng: Mutex<StdRng>,
+    /// Analytics landing jitter: drawn at publish time, kept apart so it cannot perturb plans.
+    pub jitter_rng: Mutex<StdRng>,
     /// Arrivals are skipped while set (conversations in progress continue).
     pub paused: AtomicBool,
 }
 
 impl TrafficShared {
     pub fn new(seed: u64) -> Self {
-        TrafficShared { rng: Mutex::new(StdRng::seed_from_u64(seed)), paused: AtomicBool::new(false) }
+        TrafficShared {
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            jitter_rng: Mutex::new(StdRng::seed_from_u64(seed.wrapping_add(0x6a09_e667_f3bc_c909))),
+            paused: AtomicBool::new(false),
+        }
     }
 }
 
@@ -64,7 +71,7 @@ fn draw(rng: &mut StdRng, r: DurationRange) -> Duration {
         return r.min;
     }
     let span = (r.max - r.min).as_secs_f64();
-    r.min + Duration::from_secs_f64(rng.random::<f64>() * span)
+    r.min.saturating_add(Duration::from_secs_f64(rng.random::<f64>() * span))
 }
 
 #[derive(Debug, Clone)]
@@ -362,10 +369,10 @@ pub(crate) fn publish(org: &Org, c: &ConvState) {
     let now_ms = Clock::now_ms();
     let a = &org.cfg.analytics;
     let jitter = {
-        let mut rng = lock(&org.traffic.rng);
+        let mut rng = lock(&org.traffic.jitter_rng);
         a.data_delay_jitter.mul_f64(rng.random::<f64>())
     };
-    let delay = org.real(a.data_delay + jitter + spike_delay(org));
+    let delay = org.real(a.data_delay.saturating_add(jitter).saturating_add(spike_delay(org)));
     let visible_ms = now_ms + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 4);
     let state = Arc::new(c.clone());
     lock(&org.convs).push(state, now_ms, visible_ms);
