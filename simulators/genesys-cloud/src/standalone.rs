@@ -37,3 +37,27 @@ pub async fn run_standalone(config: SimConfig) -> Result<()> {
     handle.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_faults_and_scale_combine() {
+        let dir = std::env::temp_dir().join(format!("genesys-sim-load-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let cfg_path = dir.join("sim.yaml");
+        let faults_path = dir.join("faults.yaml");
+        let written = std::fs::write(&cfg_path, "seed: 9\nqueues: {count: 2}\n")
+            .and_then(|_| std::fs::write(&faults_path, "- {at: 1m, kind: tcp_reset}\n"));
+        assert!(written.is_ok());
+        let cfg = load_config(Some(&cfg_path), Some(&faults_path), Some(120.0));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            matches!(&cfg, Ok(c) if c.seed == 9 && c.queues.count == 2 && c.faults.schedule.len() == 1 && c.time_scale == 120.0),
+            "{cfg:?}"
+        );
+        assert!(load_config(None, None, Some(-1.0)).is_err());
+        assert!(load_config(Some(Path::new("/nonexistent/sim.yaml")), None, None).is_err());
+    }
+}

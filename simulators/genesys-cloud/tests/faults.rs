@@ -311,3 +311,29 @@ async fn every_scheduled_fault_happens_on_time_and_is_visible() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn random_faults_fire_at_their_rates_and_are_logged() {
+    // Scale 3600: one protocol hour per real second.
+    let mut cfg = quiet(3600.0);
+    cfg.notifications.heartbeat_interval = Duration::from_secs(3600);
+    cfg.notifications.idle_timeout = None;
+    cfg.faults.random.rates_per_hour.insert(FaultKind::HalfOpen, 4.0);
+    cfg.faults.random.rates_per_hour.insert(FaultKind::ServerErrorBurst, 6.0);
+    let sim = start(cfg).await;
+    let tok = token(&sim).await;
+    let (_, mut ws) = channel_with_socket(&sim, &tok, &[]).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let truth = sim.truth();
+    let count = |k: FaultKind| truth.faults.iter().filter(|f| f.fault.kind() == k).count();
+    assert!(count(FaultKind::HalfOpen) >= 2, "{:#?}", truth.faults);
+    assert!(count(FaultKind::ServerErrorBurst) >= 3, "{:#?}", truth.faults);
+    assert!(truth.faults.iter().all(|f| f.source == genesys_cloud_sim::FaultSource::Random));
+    // The half-open fault hit our only socket: it is silent now.
+    send_text(&mut ws, r#"{"message":"ping"}"#).await;
+    match next(&mut ws, Duration::from_millis(300)).await {
+        Seen::Nothing => {}
+        other => panic!("expected a silent socket, got {other:?}"),
+    }
+    sim.shutdown().await;
+}
