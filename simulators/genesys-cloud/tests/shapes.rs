@@ -80,8 +80,11 @@ async fn emitted_json_matches_the_official_sdk_models() {
     let ch = create_channel(&sim, &tok).await;
     s.add("channel", "Channel", &ch);
     let id = ch["id"].as_str().expect("id").to_string();
+    let other_token = token(&sim).await;
+    create_channel(&sim, &other_token).await;
     let (_, listing) =
         call(&sim, Method::GET, "/api/v2/notifications/channels?includechannels=oauthclient", &tok, None).await;
+    assert_eq!(listing["entities"].as_array().map(Vec::len), Some(2), "{listing}");
     s.add("channel listing", "ChannelEntityListing", &listing);
     let body =
         json!([{"id": queue_topic(&qs[0])}, {"id": queue_topic(&qs[1])}, {"id": queue_topic("forbidden-queue")}]);
