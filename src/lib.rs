@@ -6,4 +6,14 @@
 pub use tributary_connector_api as api;
 
 pub mod avro;
+pub mod config;
+pub mod datagen;
+pub mod instance;
+pub mod kafka;
+pub mod offsets;
+pub mod plugins;
+pub mod runtime;
+pub mod supervisor;
+pub mod tail;
+pub mod validate;
 pub mod schema_registry;

@@ -1,1 +1,279 @@
-fn main() {}
+//! The `tributary` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+
+use tributary::api::SourcePartition;
+use tributary::avro::Decoder;
+use tributary::config::{self, Config, LogFormat, ProcessEnv};
+use tributary::offsets::{read_to_end, write_offsets};
+use tributary::plugins::Plugins;
+use tributary::runtime::{Runtime, client_config, registry_client};
+use tributary::tail::{TailOptions, tail};
+use tributary::validate::validate_file;
+
+#[derive(Parser)]
+#[command(name = "tributary", version, about = "A Kafka Connect-style source-connector runtime")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct ConfigArg {
+    /// The YAML config file.
+    #[arg(long, short, default_value = "config.yaml", env = "TRIBUTARY_CONFIG")]
+    config: PathBuf,
+}
+
+/// Where to reach Kafka and the registry when the config says `embedded` (which lives inside a
+/// running `tributary run`: pass the addresses it printed).
+#[derive(clap::Args, Clone)]
+struct Endpoints {
+    #[arg(long)]
+    bootstrap_servers: Option<String>,
+    #[arg(long)]
+    registry_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every configured connector until SIGINT/SIGTERM, then stop, flush and commit offsets.
+    Run(ConfigArg),
+    /// Check the config file (and every connector's config, and the schemas) without running.
+    Validate(ConfigArg),
+    /// Read or reset stored offsets. Stop the connector first: a running one overwrites edits.
+    Offsets {
+        #[command(subcommand)]
+        action: OffsetsAction,
+    },
+    /// Print a topic's records, decoded from Avro to JSON through the schema registry.
+    Tail {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        endpoints: Endpoints,
+        #[arg(long)]
+        topic: String,
+        /// Start at the oldest record instead of the newest.
+        #[arg(long)]
+        from_beginning: bool,
+        /// Stop after this many records.
+        #[arg(short = 'n', long)]
+        limit: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OffsetsAction {
+    /// Print the connector's stored offsets as JSON, one partition per line.
+    List {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        endpoints: Endpoints,
+        #[arg(long)]
+        connector: String,
+    },
+    /// Reset the connector's offsets (all, or one partition) by writing tombstones.
+    Reset {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        endpoints: Endpoints,
+        #[arg(long)]
+        connector: String,
+        /// One source partition as JSON, e.g. '{"queue_id":"…"}'.
+        #[arg(long)]
+        partition: Option<String>,
+    },
+}
+
+fn plugins() -> Plugins {
+    let mut plugins = Plugins::new();
+    plugins.register(tributary::datagen::Datagen);
+    plugins
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Run(args) => run(&args.config).await,
+        Command::Validate(args) => Ok(validate(&args.config)),
+        Command::Offsets { action } => offsets(action).await,
+        Command::Tail { config, endpoints, topic, from_beginning, limit } => {
+            let cfg = load(&config.config)?;
+            init_logging(&cfg, true);
+            let (bootstrap, registry) = (endpoints.bootstrap(&cfg)?, endpoints.registry(&cfg)?);
+            let decoder = Decoder::new(registry_client(&cfg.schema_registry, &registry)?);
+            let options = TailOptions { topic, from_beginning, limit, idle_exit: None };
+            let base = client_config(&bootstrap, &cfg.kafka.consumer);
+            tail(&base, &decoder, &options, |json| println!("{json}")).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<Config> {
+    match config::load(path, &ProcessEnv) {
+        Ok(loaded) => Ok(loaded.config),
+        Err(errors) => Err(anyhow!("{errors}")),
+    }
+}
+
+fn validate(path: &Path) -> ExitCode {
+    match validate_file(path, &ProcessEnv, &plugins()) {
+        Ok(loaded) => {
+            let n = loaded.config.connectors.len();
+            println!("{} is valid: {n} connector{}", path.display(), if n == 1 { "" } else { "s" });
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet { "warn" } else { config.logging.level.as_str() };
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(default))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.logging.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+async fn run(path: &Path) -> Result<ExitCode> {
+    let loaded = validate_file(path, &ProcessEnv, &plugins()).map_err(|e| anyhow!("{e}"))?;
+    let config = loaded.config;
+    init_logging(&config, false);
+    let runtime = Runtime::start(&config, plugins()).await.context("cannot start")?;
+    if let Some(kafka) = &runtime.embedded_kafka {
+        eprintln!("{}", kafka.notice());
+    }
+    if let Some(registry) = &runtime.embedded_registry {
+        eprintln!("{}", registry.notice());
+    }
+    eprintln!(
+        "running {} connector(s); Ctrl-C stops them and commits offsets.\n  tail with: tributary tail --config {} --bootstrap-servers {} --registry-url {} --topic <topic>",
+        config.connectors.len(),
+        path.display(),
+        runtime.bootstrap_servers,
+        runtime.registry_url,
+    );
+    shutdown_signal().await;
+    tracing::info!("stopping: flushing records and committing offsets");
+    runtime.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+const EMBEDDED_HINT: &str = "lives inside `tributary run`: pass the address it printed at start-up";
+
+impl Endpoints {
+    fn bootstrap(&self, config: &Config) -> Result<String> {
+        match (&self.bootstrap_servers, config.kafka.is_embedded()) {
+            (Some(b), _) => Ok(b.clone()),
+            (None, false) => Ok(config.kafka.bootstrap_servers.clone()),
+            (None, true) => bail!("the config uses the embedded broker, which {EMBEDDED_HINT} as --bootstrap-servers"),
+        }
+    }
+
+    fn registry(&self, config: &Config) -> Result<String> {
+        match (&self.registry_url, config.schema_registry.is_embedded()) {
+            (Some(r), _) => Ok(r.clone()),
+            (None, false) => Ok(config.schema_registry.url.clone()),
+            (None, true) => bail!("the config uses the embedded registry, which {EMBEDDED_HINT} as --registry-url"),
+        }
+    }
+}
+
+async fn offsets(action: OffsetsAction) -> Result<ExitCode> {
+    match action {
+        OffsetsAction::List { config, endpoints, connector } => {
+            let cfg = load(&config.config)?;
+            init_logging(&cfg, true);
+            let bootstrap = endpoints.bootstrap(&cfg)?;
+            let base = client_config(&bootstrap, &cfg.kafka.consumer);
+            let topic = cfg.kafka.offsets.topic.clone();
+            let stored = tokio::task::spawn_blocking(move || read_to_end(&base, &topic, Duration::from_secs(60))).await??;
+            let mut entries: Vec<_> = stored.for_connector(&connector).into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            for (partition, offset) in entries {
+                println!("{}", serde_json::json!({"partition": partition.as_map(), "offset": offset.to_json()}));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OffsetsAction::Reset { config, endpoints, connector, partition } => {
+            let cfg = load(&config.config)?;
+            init_logging(&cfg, true);
+            let bootstrap = endpoints.bootstrap(&cfg)?;
+            let topic = cfg.kafka.offsets.topic.clone();
+            let partitions: Vec<SourcePartition> = match partition {
+                Some(text) => {
+                    let map = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+                        .context("--partition must be a JSON object")?;
+                    vec![SourcePartition::new(map)?]
+                }
+                None => {
+                    let base = client_config(&bootstrap, &cfg.kafka.consumer);
+                    let t = topic.clone();
+                    let stored = tokio::task::spawn_blocking(move || read_to_end(&base, &t, Duration::from_secs(60))).await??;
+                    stored.for_connector(&connector).into_keys().collect()
+                }
+            };
+            let changes: Vec<_> = partitions.into_iter().map(|p| (p, None)).collect();
+            let producer = client_config(&bootstrap, &cfg.kafka.producer);
+            write_offsets(&producer, &topic, &connector, &changes, Duration::from_secs(30)).await.map_err(|e| anyhow!(e))?;
+            println!("reset {} partition(s) of connector `{connector}`", changes.len());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -41,12 +41,14 @@ mod config;
 mod connector;
 mod context;
 mod record;
+mod secret;
 mod status;
 
 pub use config::{ConfigIssue, Duration, parse_duration};
 pub use connector::{Connector, ConnectorContext, ConnectorError, DynConnector, Output, SourceTask, TaskError};
 pub use context::{Acknowledgements, Emitter, NoAcknowledgements, Stopped, TaskContext};
 pub use record::{Emit, OffsetFormatError, RecordValue, SourceOffset, SourcePartition, SourceRecord};
+pub use secret::Secret;
 pub use status::{Health, StatusHandle, TaskStatus};
 
 /// Re-exported so connectors name the same crate versions as the runtime.

@@ -1,0 +1,503 @@
+//! The YAML config file: parsing, `${…}` substitution, typed runtime sections, and errors that
+//! name the key path and line.
+//!
+//! Loading never stops at the first problem: every section and every connector entry is checked,
+//! and all errors are returned together ([`ConfigErrors`]). Connector-specific keys are checked by
+//! the connector itself (see [`crate::registry::ConnectorRegistry::validate`]); this module owns the
+//! runtime's keys (`kafka`, `schema_registry`, `api`, `logging`, `schemas_dir`, and each
+//! connector's `name`, `class`, `producer`).
+
+mod error;
+mod lines;
+mod redact;
+mod substitute;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+pub use error::{ConfigError, ConfigErrors};
+pub use lines::LineIndex;
+pub use redact::{is_sensitive_key, redact};
+pub use substitute::{Env, ProcessEnv};
+
+use crate::api::{Duration, Secret};
+
+/// The whole file, typed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub kafka: KafkaConfig,
+    pub schema_registry: RegistryConfig,
+    /// Directory of `*.avsc` files, relative to the config file.
+    pub schemas_dir: PathBuf,
+    pub api: ApiConfig,
+    pub logging: LoggingConfig,
+    pub connectors: Vec<ConnectorConfig>,
+}
+
+/// `kafka:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    /// `host:port,…`, or `embedded` for an in-process mock cluster that keeps nothing.
+    pub bootstrap_servers: String,
+    /// librdkafka producer properties applied to every connector's producer.
+    #[serde(default)]
+    pub producer: Properties,
+    /// librdkafka consumer properties for reading the offsets topic and `tail`.
+    #[serde(default)]
+    pub consumer: Properties,
+    #[serde(default)]
+    pub offsets: OffsetsConfig,
+    /// Partitions of topics the embedded cluster creates.
+    #[serde(default = "default_embedded_partitions")]
+    pub embedded_partitions: i32,
+}
+
+fn default_embedded_partitions() -> i32 {
+    3
+}
+
+impl KafkaConfig {
+    pub fn is_embedded(&self) -> bool {
+        self.bootstrap_servers == EMBEDDED
+    }
+}
+
+/// The value of `bootstrap_servers` / `url` that selects an in-process development service.
+pub const EMBEDDED: &str = "embedded";
+
+/// `kafka.offsets:` where and how often offsets are committed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OffsetsConfig {
+    pub topic: String,
+    pub flush_interval: Duration,
+    /// Used when the topic has to be created.
+    pub partitions: i32,
+    /// Used when the topic has to be created; -1 takes the broker's default.
+    pub replication_factor: i32,
+}
+
+impl Default for OffsetsConfig {
+    fn default() -> Self {
+        Self {
+            topic: "tributary-offsets".into(),
+            flush_interval: Duration::from_secs(5),
+            partitions: 25,
+            replication_factor: -1,
+        }
+    }
+}
+
+/// librdkafka properties. Values may be written as strings, numbers or booleans.
+pub type Properties = BTreeMap<String, PropertyValue>;
+
+/// A librdkafka property value; librdkafka takes them all as strings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum PropertyValue {
+    Text(String),
+    Number(serde_json::Number),
+    Bool(bool),
+}
+
+impl std::fmt::Display for PropertyValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Text(s) => f.write_str(s),
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// `schema_registry:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Base URL, or `embedded` for an in-process registry that keeps nothing.
+    pub url: String,
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    #[serde(default)]
+    pub subject_name_strategy: SubjectNameStrategy,
+    /// Register schemas that are missing; when false, look them up and fail if absent.
+    #[serde(default = "yes")]
+    pub auto_register: bool,
+    /// Port of the embedded registry (0 = any free port).
+    #[serde(default)]
+    pub embedded_port: u16,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RegistryConfig {
+    pub fn is_embedded(&self) -> bool {
+        self.url == EMBEDDED
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub username: String,
+    pub password: Secret,
+}
+
+/// How a value schema's registry subject is named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectNameStrategy {
+    /// `<topic>-value` (Confluent's default).
+    #[default]
+    TopicName,
+    /// The record's full name.
+    RecordName,
+    /// `<topic>-<record full name>`.
+    TopicRecordName,
+}
+
+/// `api:` the REST API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    pub enabled: bool,
+    pub listen: SocketAddr,
+    /// When set, every request but `/health` needs `Authorization: Bearer <token>`.
+    pub token: Option<Secret>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { enabled: true, listen: SocketAddr::from(([127, 0, 0, 1], 8083)), token: None }
+    }
+}
+
+/// `logging:`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `info,tributary=debug`; `RUST_LOG` wins when set.
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Human, level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+/// One entry under `connectors:`. Its `Debug` shows the redacted entry, never the resolved one.
+#[derive(Clone, PartialEq)]
+pub struct ConnectorConfig {
+    pub name: String,
+    pub class: String,
+    /// librdkafka producer properties for this connector only, over `kafka.producer`.
+    pub producer: Properties,
+    /// Everything else in the entry, after substitution: the connector's own config.
+    pub config: Value,
+    /// The entry as written, before substitution (placeholders kept), with literal secrets
+    /// redacted: what the REST API shows.
+    pub shown: Value,
+    /// Where the entry sits in the file, e.g. `connectors[2]`.
+    pub path: String,
+}
+
+impl std::fmt::Debug for ConnectorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectorConfig")
+            .field("name", &self.name)
+            .field("class", &self.class)
+            .field("entry", &self.shown)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The runtime's own keys in a connector entry.
+const RUNTIME_CONNECTOR_KEYS: [&str; 3] = ["name", "class", "producer"];
+
+/// A loaded file: the typed config plus what error reporting needs.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub file: String,
+    pub lines: LineIndex,
+}
+
+impl Loaded {
+    /// Attaches lines to errors found after loading (e.g. by connectors) and wraps them.
+    pub fn errors(&self, errors: Vec<ConfigError>) -> ConfigErrors {
+        located(&self.file, &self.lines, errors)
+    }
+}
+
+/// Wraps errors for `file`, filling in each one's line from `lines` where it is missing.
+fn located(file: &str, lines: &LineIndex, mut errors: Vec<ConfigError>) -> ConfigErrors {
+    for e in &mut errors {
+        if e.line.is_none() {
+            e.line = lines.line_of(&line_path(e));
+        }
+    }
+    ConfigErrors { file: file.to_owned(), errors }
+}
+
+/// Reads and checks `path`. Every error is reported, each with its key path and line.
+pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, ConfigErrors> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        file: file.clone(),
+        errors: vec![ConfigError::new("", format!("cannot read the config file: {e}"))],
+    })?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    parse(&text, &file, &base, env)
+}
+
+/// Parses config text; `base` resolves relative paths (`${file:…}`, `schemas_dir`).
+pub fn parse(text: &str, file: &str, base: &Path, env: &dyn Env) -> Result<Loaded, ConfigErrors> {
+    let lines = LineIndex::build(text);
+    let fail = |errors: Vec<ConfigError>| located(file, &lines, errors);
+
+    let yaml: serde_yaml_ng::Value = match serde_yaml_ng::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            let mut err = ConfigError::new("", format!("malformed YAML: {e}"));
+            err.line = e.location().map(|l| l.line());
+            return Err(ConfigErrors { file: file.to_owned(), errors: vec![err] });
+        }
+    };
+    let raw: Value = match serde_json::to_value(&yaml) {
+        Ok(Value::Object(map)) => Value::Object(map),
+        Ok(Value::Null) => return Err(fail(vec![ConfigError::new("", "the config file is empty")])),
+        Ok(_) => return Err(fail(vec![ConfigError::new("", "the config file must be a mapping of sections")])),
+        Err(e) => return Err(fail(vec![ConfigError::new("", format!("unsupported YAML: {e}"))])),
+    };
+
+    let mut errors = Vec::new();
+    let mut resolved = raw.clone();
+    substitute_tree(&mut resolved, "", env, base, &mut errors);
+    let Value::Object(mut top) = resolved else { return Err(fail(errors)) };
+    let Value::Object(raw_top) = raw else { return Err(fail(errors)) };
+
+    let kafka = section::<KafkaConfig>(&mut top, "kafka", true, &mut errors);
+    let schema_registry = section::<RegistryConfig>(&mut top, "schema_registry", true, &mut errors);
+    let api = section::<ApiConfig>(&mut top, "api", false, &mut errors);
+    let logging = section::<LoggingConfig>(&mut top, "logging", false, &mut errors);
+    let schemas_dir = section::<PathBuf>(&mut top, "schemas_dir", false, &mut errors);
+    let connectors = connectors(&mut top, raw_top.get("connectors"), &mut errors);
+    for key in top.keys() {
+        errors.push(ConfigError::new(
+            key.clone(),
+            "unknown key (known: kafka, schema_registry, schemas_dir, api, logging, connectors)",
+        ));
+    }
+
+    if let Some(kafka) = &kafka {
+        check_kafka(kafka, &mut errors);
+    }
+    match (kafka, schema_registry) {
+        (Some(kafka), Some(schema_registry)) if errors.is_empty() => Ok(Loaded {
+            config: Config {
+                kafka,
+                schema_registry,
+                schemas_dir: base.join(schemas_dir.unwrap_or_else(|| PathBuf::from("schemas"))),
+                api: api.unwrap_or_default(),
+                logging: logging.unwrap_or_default(),
+                connectors,
+            },
+            file: file.to_owned(),
+            lines,
+        }),
+        _ => Err(fail(errors)),
+    }
+}
+
+/// The path used to find an error's line: an unknown key points at the key itself.
+fn line_path(e: &ConfigError) -> String {
+    if let Some(rest) = e.message.strip_prefix("unknown field `")
+        && let Some(end) = rest.find('`')
+    {
+        let field = &rest[..end];
+        return if e.path.is_empty() { field.to_owned() } else { format!("{}.{field}", e.path) };
+    }
+    e.path.clone()
+}
+
+fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() { key.to_owned() } else { format!("{parent}.{key}") }
+}
+
+fn substitute_tree(value: &mut Value, path: &str, env: &dyn Env, base: &Path, errors: &mut Vec<ConfigError>) {
+    match value {
+        Value::String(text) => match substitute::substitute(text, env, base) {
+            Ok(substitute::Substituted::Unchanged) => {}
+            Ok(substitute::Substituted::Text(t)) => *text = t,
+            Ok(substitute::Substituted::Whole(t)) => *value = scalar(t),
+            Err(message) => errors.push(ConfigError::new(path, message)),
+        },
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                substitute_tree(item, &format!("{path}[{i}]"), env, base, errors);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                substitute_tree(item, &join(path, key), env, base, errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Reads a substituted value the way YAML would have read it in place: `250` is a number,
+/// `true` a boolean, anything else stays text.
+fn scalar(text: String) -> Value {
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
+        Ok(v @ (serde_yaml_ng::Value::Number(_) | serde_yaml_ng::Value::Bool(_))) => {
+            serde_json::to_value(v).unwrap_or(Value::String(text))
+        }
+        _ => Value::String(text),
+    }
+}
+
+/// Deserializes one top-level section, recording its errors with their full paths.
+fn section<T: DeserializeOwned>(
+    top: &mut Map<String, Value>,
+    key: &str,
+    required: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<T> {
+    match top.remove(key) {
+        None if required => {
+            errors.push(ConfigError::new(key, "missing section"));
+            None
+        }
+        None => None,
+        Some(value) => typed(value, key).map_err(|e| errors.push(e)).ok(),
+    }
+}
+
+fn typed<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let full = match inner.as_str() {
+            "." | "" => path.to_owned(),
+            p if p.starts_with('[') => format!("{path}{p}"),
+            p => join(path, p),
+        };
+        ConfigError::new(full, e.into_inner().to_string())
+    })
+}
+
+fn connectors(
+    top: &mut Map<String, Value>,
+    raw: Option<&Value>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<ConnectorConfig> {
+    let items = match top.remove("connectors") {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            errors.push(ConfigError::new("connectors", "must be a list of connector entries"));
+            return Vec::new();
+        }
+    };
+    let raw_items = raw.and_then(Value::as_array);
+    let mut out = Vec::new();
+    let mut names = BTreeMap::new();
+    for (i, item) in items.into_iter().enumerate() {
+        let path = format!("connectors[{i}]");
+        let Value::Object(mut map) = item else {
+            errors.push(ConfigError::new(path, "must be a mapping with at least `name` and `class`"));
+            continue;
+        };
+        let name = required_text(&mut map, &path, "name", errors);
+        let class = required_text(&mut map, &path, "class", errors);
+        let producer = match map.remove("producer") {
+            None => Some(Properties::new()),
+            Some(v) => typed::<Properties>(v, &join(&path, "producer")).map_err(|e| errors.push(e)).ok(),
+        };
+        if let Some(name) = &name {
+            if let Some(first) = names.insert(name.clone(), i) {
+                errors.push(ConfigError::new(
+                    join(&path, "name"),
+                    format!("duplicate connector name `{name}` (also connectors[{first}])"),
+                ));
+            }
+            if !valid_name(name) {
+                errors.push(ConfigError::new(
+                    join(&path, "name"),
+                    format!("connector name `{name}` may only contain letters, digits, `.`, `_` and `-`"),
+                ));
+            }
+        }
+        let shown = raw_items
+            .and_then(|r| r.get(i))
+            .map(|entry| {
+                let mut entry = entry.clone();
+                redact(&mut entry);
+                entry
+            })
+            .unwrap_or(Value::Null);
+        if let (Some(name), Some(class), Some(producer)) = (name, class, producer) {
+            out.push(ConnectorConfig { name, class, producer, config: Value::Object(map), shown, path });
+        }
+    }
+    out
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn required_text(map: &mut Map<String, Value>, path: &str, key: &str, errors: &mut Vec<ConfigError>) -> Option<String> {
+    match map.remove(key) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        Some(_) => {
+            errors.push(ConfigError::new(join(path, key), "must be a non-empty string"));
+            None
+        }
+        None => {
+            errors.push(ConfigError::new(path, format!("missing `{key}`")));
+            None
+        }
+    }
+}
+
+fn check_kafka(kafka: &KafkaConfig, errors: &mut Vec<ConfigError>) {
+    if kafka.bootstrap_servers.trim().is_empty() {
+        errors.push(ConfigError::new("kafka.bootstrap_servers", "must not be empty"));
+    }
+    if kafka.offsets.topic.trim().is_empty() {
+        errors.push(ConfigError::new("kafka.offsets.topic", "must not be empty"));
+    }
+    if kafka.offsets.flush_interval.get().is_zero() {
+        errors.push(ConfigError::new("kafka.offsets.flush_interval", "must be greater than zero"));
+    }
+    if kafka.offsets.partitions < 1 {
+        errors.push(ConfigError::new("kafka.offsets.partitions", "must be at least 1"));
+    }
+}
+
+/// Keys of a connector entry that belong to the runtime, not to the connector.
+pub fn is_runtime_connector_key(key: &str) -> bool {
+    RUNTIME_CONNECTOR_KEYS.contains(&key)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,228 @@
+//! One running connector instance: its producer, its offsets, its tasks and the pump between them.
+//!
+//! # Lifecycle of one run
+//!
+//! 1. Validate the config and read the instance's stored offsets (the offsets topic, to its end).
+//! 2. Create the instance's producer; prepare the Avro schemas of its outputs (register or look
+//!    them up), so an incompatible schema fails here, before anything is produced.
+//! 3. Start the tasks with the stored offsets; pump their records into the producer; commit
+//!    acknowledged offsets every `flush_interval`.
+//! 4. On stop: cancel the tasks, drain what they emitted, wait for Kafka's acknowledgements,
+//!    commit the final offsets. On failure the same, as far as the failure allows: offsets are
+//!    committed only up to the last record acknowledged in order, so the next run re-delivers.
+
+mod commit;
+mod pump;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::api::{ConnectorContext, Emitter, SourceOffset, SourcePartition, StatusHandle, TaskContext, TaskError};
+use crate::avro::{AvroError, Encoder, EncoderOptions, Schemas};
+use crate::config::ConnectorConfig;
+use crate::kafka::{EmbeddedKafka, InstanceProducer};
+use crate::offsets::{AckTracker, read_to_end};
+use crate::plugins::Plugins;
+use crate::schema_registry::{RegistryClient, RegistryError};
+
+pub use commit::Committer;
+
+/// Capacity of the channel between a connector's tasks and its pump.
+pub const CHANNEL_CAPACITY: usize = 4096;
+
+/// How long shutdown waits for Kafka to acknowledge what was already produced.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the runtime gives every instance.
+#[derive(Clone)]
+pub struct Environment {
+    pub bootstrap_servers: String,
+    /// `kafka.producer`: applied over the defaults, under each connector's own `producer`.
+    pub producer: ClientConfig,
+    /// Consumer properties for reading the offsets topic.
+    pub consumer: ClientConfig,
+    pub offsets_topic: String,
+    pub flush_interval: Duration,
+    pub registry: RegistryClient,
+    pub schemas: Arc<Schemas>,
+    pub encoder_options: EncoderOptions,
+    /// Set in embedded mode: output topics are created through it.
+    pub embedded: Option<Arc<EmbeddedKafka>>,
+    pub embedded_partitions: i32,
+    pub plugins: Plugins,
+}
+
+/// What the outside sees of a running instance.
+#[derive(Default)]
+pub struct LiveView {
+    pub tasks: Vec<StatusHandle>,
+    pub tracker: Option<Arc<AckTracker>>,
+}
+
+/// Controls for one run.
+#[derive(Clone)]
+pub struct Control {
+    pub stop: CancellationToken,
+    pub paused: watch::Receiver<bool>,
+    pub view: Arc<Mutex<LiveView>>,
+}
+
+fn fatal(message: impl Into<String>) -> TaskError {
+    TaskError::Fatal(message.into())
+}
+
+/// A registry that cannot be reached may come back; anything else it says needs an operator.
+fn avro_error(e: AvroError) -> TaskError {
+    let retriable =
+        matches!(&e, AvroError::Registry { error, .. } if matches!(**error, RegistryError::Unavailable { .. }));
+    if retriable { TaskError::Retriable(e.to_string()) } else { TaskError::Fatal(e.to_string()) }
+}
+
+/// Runs `entry` until `control.stop` fires (returns `Ok`) or it fails.
+pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -> Result<(), TaskError> {
+    let name: Arc<str> = entry.name.as_str().into();
+    let plugin = env.plugins.get(&entry.class).ok_or_else(|| fatal(format!("unknown connector class `{}`", entry.class)))?;
+    let outputs = plugin.validate(&entry.config).map_err(|issues| {
+        fatal(format!("invalid config: {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
+    })?;
+
+    let stored = read_offsets(env, &name).await?;
+    let tracker = Arc::new(AckTracker::new());
+    for (partition, offset) in &stored {
+        tracker.seed_committed(partition, offset.clone());
+    }
+
+    let mut producer_config = crate::kafka::producer::default_properties(&env.bootstrap_servers, &name);
+    for (key, value) in env.producer.config_map() {
+        producer_config.set(key, value);
+    }
+    for (key, value) in &entry.producer {
+        producer_config.set(key, value.to_string());
+    }
+    let producer = Arc::new(InstanceProducer::new(&producer_config, name.clone(), tracker.clone())?);
+
+    let encoder = Encoder::new(env.registry.clone(), env.schemas.clone(), env.encoder_options);
+    for output in &outputs {
+        if let Some(embedded) = &env.embedded {
+            // The mock cluster has no CreateTopics; an existing topic is fine.
+            let _ = embedded.create_topic(&output.topic, env.embedded_partitions);
+        }
+        encoder.prepare(&output.topic, &output.value_schema).await.map_err(avro_error)?;
+    }
+
+    let tasks = plugin
+        .create_tasks(&ConnectorContext { name: name.clone() }, &entry.config)
+        .map_err(|e| fatal(format!("cannot create tasks: {e}")))?;
+    let (emitter, rx) = Emitter::channel(CHANNEL_CAPACITY);
+    let task_stop = control.stop.child_token();
+    let mut running = JoinSet::new();
+    {
+        let mut view = control.view.lock().unwrap_or_else(|e| e.into_inner());
+        view.tasks.clear();
+        view.tracker = Some(tracker.clone());
+        for (id, task) in tasks.into_iter().enumerate() {
+            let status = StatusHandle::new();
+            view.tasks.push(status.clone());
+            let ctx = TaskContext::new(
+                name.clone(),
+                id,
+                stored.clone(),
+                emitter.clone(),
+                tracker.clone(),
+                status,
+                task_stop.clone(),
+            );
+            let span = tracing::info_span!("task", connector = %name, task = id);
+            running.spawn(task.run(ctx).instrument(span));
+        }
+    }
+    drop(emitter);
+    tracing::info!(connector = %name, tasks = running.len(), partitions = stored.len(), "connector started");
+
+    let mut pump = tokio::spawn(pump::pump(
+        rx,
+        encoder,
+        producer.clone(),
+        tracker.clone(),
+        control.paused.clone(),
+        pump::PumpMetrics::new(&name),
+    ));
+    let committer = Committer::new(name.clone(), env.offsets_topic.clone(), producer.clone(), tracker.clone());
+    let mut flush = tokio::time::interval(env.flush_interval);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    let mut pumped = None;
+    let mut outcome: Result<(), TaskError> = Ok(());
+    loop {
+        tokio::select! {
+            joined = running.join_next() => match joined {
+                None => break,
+                Some(Ok(Ok(()))) => {}
+                Some(Ok(Err(e))) => {
+                    if outcome.is_ok() { outcome = Err(e); }
+                    task_stop.cancel();
+                }
+                Some(Err(e)) => {
+                    if outcome.is_ok() { outcome = Err(TaskError::Retriable(format!("a task panicked: {e}"))); }
+                    task_stop.cancel();
+                }
+            },
+            result = &mut pump, if pumped.is_none() => {
+                let result = result.unwrap_or_else(|e| Err(TaskError::Retriable(format!("the pump panicked: {e}"))));
+                if let Err(e) = &result && outcome.is_ok() {
+                    outcome = Err(e.clone());
+                }
+                pumped = Some(result);
+                task_stop.cancel();
+            }
+            failure = producer.failed(), if outcome.is_ok() => {
+                outcome = Err(failure.into());
+                task_stop.cancel();
+            }
+            _ = flush.tick() => {
+                let _ = committer.commit(env.flush_interval.max(Duration::from_secs(5))).await;
+            }
+        }
+    }
+    // Every task has returned, so every sender is gone: the pump finishes what is queued.
+    if pumped.is_none() {
+        let result = pump.await.unwrap_or_else(|e| Err(TaskError::Retriable(format!("the pump panicked: {e}"))));
+        if let Err(e) = result
+            && outcome.is_ok()
+        {
+            outcome = Err(e);
+        }
+    }
+    drain(&producer, &name).await;
+    if let Err(e) = committer.commit(DRAIN_TIMEOUT).await {
+        tracing::warn!(connector = %name, error = %e, "final offset commit failed; records since the last commit will be re-delivered");
+    }
+    tracing::info!(connector = %name, outcome = ?outcome, "connector stopped");
+    outcome
+}
+
+async fn read_offsets(env: &Environment, name: &str) -> Result<HashMap<SourcePartition, SourceOffset>, TaskError> {
+    let consumer = env.consumer.clone();
+    let topic = env.offsets_topic.clone();
+    let stored = tokio::task::spawn_blocking(move || read_to_end(&consumer, &topic, Duration::from_secs(60)))
+        .await
+        .map_err(|e| TaskError::Retriable(format!("offsets reader panicked: {e}")))?
+        .map_err(|e| TaskError::Retriable(e.to_string()))?;
+    Ok(stored.for_connector(name))
+}
+
+/// Waits for everything handed to the producer to be acknowledged (or to fail).
+async fn drain(producer: &Arc<InstanceProducer>, name: &str) {
+    let producer = producer.clone();
+    let flushed = tokio::task::spawn_blocking(move || producer.flush_blocking(DRAIN_TIMEOUT)).await;
+    if !matches!(flushed, Ok(Ok(()))) {
+        tracing::warn!(connector = %name, "not every record was acknowledged before shutdown; they will be re-delivered");
+    }
+}

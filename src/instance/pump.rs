@@ -1,0 +1,79 @@
+//! Drains a connector's bounded channel into its producer: encode, track, send.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::api::{Emit, TaskError};
+use crate::avro::Encoder;
+use crate::kafka::{Delivery, InstanceProducer, Outgoing};
+use crate::offsets::AckTracker;
+
+/// How many emits are taken from the channel at once.
+const BATCH: usize = 512;
+
+/// Per-connector counters, created once so the hot path does not build labels.
+#[derive(Clone)]
+pub struct PumpMetrics {
+    pub records: metrics::Counter,
+    pub bytes: metrics::Counter,
+}
+
+impl PumpMetrics {
+    pub fn new(connector: &str) -> Self {
+        let label = connector.to_owned();
+        Self {
+            records: metrics::counter!("tributary_records_produced_total", "connector" => label.clone()),
+            bytes: metrics::counter!("tributary_bytes_produced_total", "connector" => label),
+        }
+    }
+}
+
+/// Runs until every sender is gone and the channel is empty, or a record cannot be produced.
+/// While `paused` is true it takes nothing, so tasks feel back-pressure.
+pub async fn pump(
+    mut rx: mpsc::Receiver<Emit>,
+    encoder: Encoder,
+    producer: Arc<InstanceProducer>,
+    tracker: Arc<AckTracker>,
+    mut paused: watch::Receiver<bool>,
+    metrics: PumpMetrics,
+) -> Result<(), TaskError> {
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut buf = Vec::with_capacity(1024);
+    loop {
+        if *paused.borrow() && paused.wait_for(|p| !*p).await.is_err() {
+            return Ok(());
+        }
+        if rx.recv_many(&mut batch, BATCH).await == 0 {
+            return Ok(());
+        }
+        for emit in batch.drain(..) {
+            match emit {
+                Emit::Record(record) => {
+                    buf.clear();
+                    encoder.encode_value(&record.value, &record.topic, &mut buf).map_err(|e| {
+                        TaskError::Fatal(format!("cannot encode a record for topic `{}`: {e}", record.topic))
+                    })?;
+                    let ticket = tracker.submit(&record.partition, record.offset);
+                    let outgoing = Outgoing {
+                        topic: &record.topic,
+                        key: record.key.as_deref(),
+                        payload: Some(&buf),
+                        timestamp_ms: record.timestamp_ms,
+                        headers: &record.headers,
+                    };
+                    let delivery = Box::new(Delivery::Record { ticket, sent: Instant::now() });
+                    if let Err(e) = producer.send(&outgoing, delivery).await {
+                        tracker.fail(ticket);
+                        return Err(e.into());
+                    }
+                    metrics.records.increment(1);
+                    metrics.bytes.increment(buf.len() as u64);
+                }
+                Emit::Offset { partition, offset } => tracker.submit_offset(&partition, offset),
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Topic checks against a real broker: the offsets topic must be compacted.
+
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{BaseProducer, Producer};
+
+/// Why the offsets topic cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TopicError {
+    #[error(
+        "offsets topic `{topic}` has cleanup.policy={policy}, but offsets need cleanup.policy=compact \
+         (a deleting topic loses offsets once retention passes); fix it with \
+         `kafka-configs --alter --entity-type topics --entity-name {topic} --add-config cleanup.policy=compact`, \
+         or set kafka.offsets.topic to another topic"
+    )]
+    NotCompacted { topic: String, policy: String },
+    #[error("cannot create offsets topic `{topic}`: {reason}")]
+    Create { topic: String, reason: String },
+    #[error("cannot reach kafka to check topic `{topic}`: {reason}")]
+    Unreachable { topic: String, reason: String },
+}
+
+/// What [`ensure_compacted_topic`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicCheck {
+    Created,
+    VerifiedCompacted,
+    /// The broker would not describe the topic's configs; the policy is unknown.
+    Unverified(String),
+}
+
+/// Creates `topic` with `cleanup.policy=compact` when missing; when it exists, refuses any other
+/// policy (Kafka Connect does the same). A broker that cannot describe configs is let through
+/// with a warning, since the topic's policy is then unknowable.
+pub async fn ensure_compacted_topic(
+    base: &ClientConfig,
+    topic: &str,
+    partitions: i32,
+    replication_factor: i32,
+    timeout: Duration,
+) -> Result<TopicCheck, TopicError> {
+    let unreachable = |reason: String| TopicError::Unreachable { topic: topic.to_owned(), reason };
+    let mut config = base.clone();
+    // A metadata request must never create the topic behind our back with the broker's defaults.
+    config.set("allow.auto.create.topics", "false");
+    let admin: AdminClient<DefaultClientContext> = config.create().map_err(|e| unreachable(e.to_string()))?;
+    let options = AdminOptions::new().request_timeout(Some(timeout));
+
+    if !topic_exists(&config, topic, timeout).await.map_err(unreachable)? {
+        let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication_factor))
+            .set("cleanup.policy", "compact");
+        let results = admin
+            .create_topics([&new], &options)
+            .await
+            .map_err(|e| TopicError::Create { topic: topic.to_owned(), reason: e.to_string() })?;
+        match results.into_iter().next() {
+            Some(Ok(_)) => {
+                tracing::info!(topic, partitions, "created compacted offsets topic");
+                return Ok(TopicCheck::Created);
+            }
+            Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => {}
+            Some(Err((_, code))) => return Err(TopicError::Create { topic: topic.to_owned(), reason: code.to_string() }),
+            None => return Err(TopicError::Create { topic: topic.to_owned(), reason: "no answer".into() }),
+        }
+    }
+
+    let described = admin.describe_configs([&ResourceSpecifier::Topic(topic)], &options).await;
+    let resource = match described.map(|mut r| r.pop()) {
+        Ok(Some(Ok(resource))) => resource,
+        Ok(Some(Err(code))) => return Ok(unverified(topic, code.to_string())),
+        Ok(None) => return Ok(unverified(topic, "empty answer".into())),
+        Err(e) => return Ok(unverified(topic, e.to_string())),
+    };
+    let policy = resource.get("cleanup.policy").and_then(|e| e.value.clone()).unwrap_or_else(|| "delete".into());
+    if policy.trim() == "compact" {
+        Ok(TopicCheck::VerifiedCompacted)
+    } else {
+        Err(TopicError::NotCompacted { topic: topic.to_owned(), policy })
+    }
+}
+
+fn unverified(topic: &str, reason: String) -> TopicCheck {
+    tracing::warn!(topic, reason = %reason, "cannot describe the offsets topic's configs; its cleanup.policy is not verified");
+    TopicCheck::Unverified(reason)
+}
+
+async fn topic_exists(config: &ClientConfig, topic: &str, timeout: Duration) -> Result<bool, String> {
+    let config = config.clone();
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let client: BaseProducer = config.create().map_err(|e| e.to_string())?;
+        // A metadata request for all topics: asking for one topic by name may auto-create it.
+        let metadata = client.client().fetch_metadata(None, timeout).map_err(|e| e.to_string())?;
+        Ok(metadata.topics().iter().any(|t| t.name() == topic && t.error().is_none()))
+    })
+    .await
+    .map_err(|e| e.to_string())?
+}

@@ -1,0 +1,130 @@
+//! Reading the offsets topic to its end at start-up.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::format;
+use crate::api::{SourceOffset, SourcePartition};
+
+/// The offsets topic could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read offsets topic `{topic}`: {reason}")]
+pub struct ReadError {
+    pub topic: String,
+    pub reason: String,
+}
+
+/// The latest offset of every (connector, source partition), as of the end of the topic.
+#[derive(Debug, Default, Clone)]
+pub struct StoredOffsets {
+    by_connector: HashMap<String, HashMap<SourcePartition, SourceOffset>>,
+    /// Records that were not in Kafka Connect's format (written by something else), skipped.
+    pub skipped: usize,
+}
+
+impl StoredOffsets {
+    /// Applies one record: the latest value per key wins; a tombstone removes the key.
+    pub fn apply(&mut self, connector: String, partition: SourcePartition, offset: Option<SourceOffset>) {
+        match offset {
+            Some(offset) => {
+                self.by_connector.entry(connector).or_default().insert(partition, offset);
+            }
+            None => {
+                if let Some(map) = self.by_connector.get_mut(&connector) {
+                    map.remove(&partition);
+                }
+            }
+        }
+    }
+
+    pub fn for_connector(&self, connector: &str) -> HashMap<SourcePartition, SourceOffset> {
+        self.by_connector.get(connector).cloned().unwrap_or_default()
+    }
+
+    pub fn connectors(&self) -> impl Iterator<Item = &String> {
+        self.by_connector.keys()
+    }
+}
+
+/// Reads `topic` from the beginning to the end it had when the read began. Blocking: call from
+/// `spawn_blocking`. A topic that does not exist yet reads as empty.
+pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Result<StoredOffsets, ReadError> {
+    let fail = |reason: String| ReadError { topic: topic.to_owned(), reason };
+    let deadline = Instant::now() + timeout;
+    let mut config = base.clone();
+    config
+        .set("group.id", "tributary-offsets-reader")
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("allow.auto.create.topics", "false")
+        .set("enable.partition.eof", "false");
+    let consumer: BaseConsumer = config.create().map_err(|e| fail(e.to_string()))?;
+    let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| fail(format!("metadata: {e}")))?;
+    let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else {
+        return Ok(StoredOffsets::default());
+    };
+    let mut remaining: HashMap<i32, i64> = HashMap::new();
+    let mut assignment = TopicPartitionList::new();
+    for p in meta.partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), left(deadline))
+            .map_err(|e| fail(format!("watermarks of partition {}: {e}", p.id())))?;
+        if high > low {
+            remaining.insert(p.id(), high);
+            assignment.add_partition_offset(topic, p.id(), Offset::Offset(low)).map_err(|e| fail(e.to_string()))?;
+        }
+    }
+    let mut stored = StoredOffsets::default();
+    if remaining.is_empty() {
+        return Ok(stored);
+    }
+    consumer.assign(&assignment).map_err(|e| fail(e.to_string()))?;
+    while !remaining.is_empty() {
+        if Instant::now() >= deadline {
+            return Err(fail(format!("not at the end after {timeout:?} ({} partitions left)", remaining.len())));
+        }
+        let Some(result) = consumer.poll(Duration::from_millis(200)) else { continue };
+        let message = result.map_err(|e| fail(e.to_string()))?;
+        if let Some(key) = message.key() {
+            match format::decode(key, message.payload()) {
+                Ok((connector, partition, offset)) => stored.apply(connector, partition, offset),
+                Err(e) => {
+                    stored.skipped += 1;
+                    tracing::warn!(topic, partition = message.partition(), offset = message.offset(), error = %e, "skipping offsets record");
+                }
+            }
+        }
+        if let Some(high) = remaining.get(&message.partition())
+            && message.offset() + 1 >= *high
+        {
+            remaining.remove(&message.partition());
+        }
+    }
+    Ok(stored)
+}
+
+fn left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(100))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latest_value_wins_and_tombstones_reset() {
+        let mut s = StoredOffsets::default();
+        let p = SourcePartition::single("q", "1");
+        s.apply("c".into(), p.clone(), Some(SourceOffset::single_i64("w", 1)));
+        s.apply("c".into(), p.clone(), Some(SourceOffset::single_i64("w", 2)));
+        s.apply("other".into(), p.clone(), Some(SourceOffset::single_i64("w", 9)));
+        assert_eq!(s.for_connector("c").get(&p), Some(&SourceOffset::single_i64("w", 2)));
+        s.apply("c".into(), p.clone(), None);
+        assert!(s.for_connector("c").is_empty());
+        assert_eq!(s.for_connector("other").len(), 1);
+    }
+}

@@ -1,0 +1,164 @@
+//! Starting the runtime from a config: embedded services when asked for, schemas, the offsets
+//! topic, and the supervisor with every configured connector.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+
+use crate::avro::{EncoderOptions, SchemaError, Schemas, SubjectNameStrategy};
+use crate::config::{self, Config, KafkaConfig};
+use crate::instance::Environment;
+use crate::kafka::{EmbeddedError, EmbeddedKafka, TopicError, ensure_compacted_topic};
+use crate::plugins::Plugins;
+use crate::schema_registry::{
+    EmbeddedRegistry, EmbeddedRegistryConfig, EmbeddedRegistryHandle, RegistryClient, RegistryConfig, RegistryError,
+};
+use crate::supervisor::{Backoff, Supervisor};
+
+/// Why the runtime could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot load schemas from {dir}: {source}")]
+    Schemas { dir: PathBuf, source: SchemaError },
+    #[error(transparent)]
+    EmbeddedKafka(#[from] EmbeddedError),
+    #[error("cannot start the embedded schema registry: {0}")]
+    EmbeddedRegistry(String),
+    #[error("schema registry client: {0}")]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    OffsetsTopic(#[from] TopicError),
+    #[error("invalid kafka property: {0}")]
+    Kafka(String),
+}
+
+/// A started runtime: embedded services (if any) and the supervisor running the connectors.
+pub struct Runtime {
+    pub supervisor: Arc<Supervisor>,
+    pub embedded_kafka: Option<Arc<EmbeddedKafka>>,
+    pub embedded_registry: Option<EmbeddedRegistryHandle>,
+    pub bootstrap_servers: String,
+    pub registry_url: String,
+}
+
+/// The client properties every Kafka client starts from: bootstrap plus the `extra` section.
+pub fn client_config(bootstrap: &str, extra: &config::Properties) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap);
+    for (key, value) in extra {
+        c.set(key, value.to_string());
+    }
+    c
+}
+
+/// The registry client for a config's `schema_registry` section and a resolved URL.
+pub fn registry_client(section: &config::RegistryConfig, url: &str) -> Result<RegistryClient, RegistryError> {
+    let mut rc = RegistryConfig::new(url);
+    if let Some(auth) = &section.basic_auth {
+        rc = rc.with_basic_auth(auth.username.clone(), auth.password.expose());
+    }
+    RegistryClient::new(rc)
+}
+
+fn strategy(s: config::SubjectNameStrategy) -> SubjectNameStrategy {
+    match s {
+        config::SubjectNameStrategy::TopicName => SubjectNameStrategy::TopicName,
+        config::SubjectNameStrategy::RecordName => SubjectNameStrategy::RecordName,
+        config::SubjectNameStrategy::TopicRecordName => SubjectNameStrategy::TopicRecordName,
+    }
+}
+
+impl Runtime {
+    /// Starts embedded services as configured, checks the offsets topic, and starts every
+    /// connector. Notices about embedded services are logged (and printed by the binary).
+    pub async fn start(config: &Config, plugins: Plugins) -> Result<Self, StartError> {
+        Self::start_with(config, plugins, Backoff::default()).await
+    }
+
+    pub async fn start_with(config: &Config, plugins: Plugins, backoff: Backoff) -> Result<Self, StartError> {
+        let schemas = Schemas::load_dir(&config.schemas_dir)
+            .map_err(|source| StartError::Schemas { dir: config.schemas_dir.clone(), source })?;
+
+        let (embedded_kafka, bootstrap_servers) = start_kafka(&config.kafka).await?;
+
+        let (embedded_registry, registry_url) = if config.schema_registry.is_embedded() {
+            let addr = SocketAddr::from(([127, 0, 0, 1], config.schema_registry.embedded_port));
+            let handle = EmbeddedRegistry::start_with(EmbeddedRegistryConfig::new(addr))
+                .await
+                .map_err(|e| StartError::EmbeddedRegistry(e.to_string()))?;
+            tracing::warn!("{}", handle.notice());
+            let url = handle.url();
+            (Some(handle), url)
+        } else {
+            (None, config.schema_registry.url.clone())
+        };
+        let registry = registry_client(&config.schema_registry, &registry_url)?;
+
+        let mut producer = ClientConfig::new();
+        for (key, value) in &config.kafka.producer {
+            producer.set(key, value.to_string());
+        }
+        let env = Environment {
+            bootstrap_servers: bootstrap_servers.clone(),
+            producer,
+            consumer: client_config(&bootstrap_servers, &config.kafka.consumer),
+            offsets_topic: config.kafka.offsets.topic.clone(),
+            flush_interval: config.kafka.offsets.flush_interval.get(),
+            registry,
+            schemas: Arc::new(schemas),
+            encoder_options: EncoderOptions {
+                subject_strategy: strategy(config.schema_registry.subject_name_strategy),
+                auto_register: config.schema_registry.auto_register,
+            },
+            embedded: embedded_kafka.clone(),
+            embedded_partitions: config.kafka.embedded_partitions,
+            plugins,
+        };
+        let supervisor = Arc::new(Supervisor::new(env, backoff));
+        for entry in &config.connectors {
+            supervisor.start(entry.clone());
+        }
+        Ok(Self { supervisor, embedded_kafka, embedded_registry, bootstrap_servers, registry_url })
+    }
+
+    /// Stops every connector (flushing offsets), then the embedded services.
+    pub async fn shutdown(self) {
+        self.supervisor.shutdown().await;
+        if let Some(registry) = self.embedded_registry {
+            let _ = registry.shutdown().await;
+        }
+        if let Some(kafka) = self.embedded_kafka {
+            // The cluster thread joins on drop; keep that off the async workers.
+            let _ = tokio::task::spawn_blocking(move || drop(kafka)).await;
+        }
+    }
+}
+
+/// Starts the embedded cluster or checks the real one; either way the offsets topic exists
+/// afterwards (compacted where the broker lets us check).
+async fn start_kafka(kafka: &KafkaConfig) -> Result<(Option<Arc<EmbeddedKafka>>, String), StartError> {
+    let offsets = &kafka.offsets;
+    if kafka.is_embedded() {
+        let cluster = tokio::task::spawn_blocking(|| EmbeddedKafka::start(1))
+            .await
+            .map_err(|e| EmbeddedError::Start(e.to_string()))??;
+        tracing::warn!("{}", cluster.notice());
+        cluster.create_topic(&offsets.topic, offsets.partitions.min(kafka.embedded_partitions.max(1)))?;
+        let bootstrap = cluster.bootstrap_servers().to_owned();
+        return Ok((Some(Arc::new(cluster)), bootstrap));
+    }
+    let admin = client_config(&kafka.bootstrap_servers, &kafka.producer);
+    let check = ensure_compacted_topic(
+        &admin,
+        &offsets.topic,
+        offsets.partitions,
+        offsets.replication_factor,
+        Duration::from_secs(30),
+    )
+    .await?;
+    tracing::info!(topic = %offsets.topic, check = ?check, "offsets topic ready");
+    Ok((None, kafka.bootstrap_servers.clone()))
+}
