@@ -13,7 +13,7 @@ pub mod kafka;
 pub mod offsets;
 pub mod plugins;
 pub mod runtime;
+pub mod schema_registry;
 pub mod supervisor;
 pub mod tail;
 pub mod validate;
-pub mod schema_registry;

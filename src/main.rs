@@ -174,12 +174,6 @@ async fn run(path: &Path) -> Result<ExitCode> {
     let config = loaded.config;
     init_logging(&config, false);
     let runtime = Runtime::start(&config, plugins()).await.context("cannot start")?;
-    if let Some(kafka) = &runtime.embedded_kafka {
-        eprintln!("{}", kafka.notice());
-    }
-    if let Some(registry) = &runtime.embedded_registry {
-        eprintln!("{}", registry.notice());
-    }
     eprintln!(
         "running {} connector(s); Ctrl-C stops them and commits offsets.\n  tail with: tributary tail --config {} --bootstrap-servers {} --registry-url {} --topic <topic>",
         config.connectors.len(),
@@ -243,7 +237,8 @@ async fn offsets(action: OffsetsAction) -> Result<ExitCode> {
             let bootstrap = endpoints.bootstrap(&cfg)?;
             let base = client_config(&bootstrap, &cfg.kafka.consumer);
             let topic = cfg.kafka.offsets.topic.clone();
-            let stored = tokio::task::spawn_blocking(move || read_to_end(&base, &topic, Duration::from_secs(60))).await??;
+            let stored =
+                tokio::task::spawn_blocking(move || read_to_end(&base, &topic, Duration::from_secs(60))).await??;
             let mut entries: Vec<_> = stored.for_connector(&connector).into_iter().collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             for (partition, offset) in entries {
@@ -265,13 +260,16 @@ async fn offsets(action: OffsetsAction) -> Result<ExitCode> {
                 None => {
                     let base = client_config(&bootstrap, &cfg.kafka.consumer);
                     let t = topic.clone();
-                    let stored = tokio::task::spawn_blocking(move || read_to_end(&base, &t, Duration::from_secs(60))).await??;
+                    let stored =
+                        tokio::task::spawn_blocking(move || read_to_end(&base, &t, Duration::from_secs(60))).await??;
                     stored.for_connector(&connector).into_keys().collect()
                 }
             };
             let changes: Vec<_> = partitions.into_iter().map(|p| (p, None)).collect();
             let producer = client_config(&bootstrap, &cfg.kafka.producer);
-            write_offsets(&producer, &topic, &connector, &changes, Duration::from_secs(30)).await.map_err(|e| anyhow!(e))?;
+            write_offsets(&producer, &topic, &connector, &changes, Duration::from_secs(30))
+                .await
+                .map_err(|e| anyhow!(e))?;
             println!("reset {} partition(s) of connector `{connector}`", changes.len());
             Ok(ExitCode::SUCCESS)
         }

@@ -109,11 +109,11 @@ impl Supervisor {
 
     /// Starts an instance (replacing nothing: the name must be new).
     pub fn start(&self, entry: ConnectorConfig) {
-        let (state_tx, state) =
-            watch::channel(ConnectorState { state: State::Unassigned, trace: None, restarts: 0 });
+        let (state_tx, state) = watch::channel(ConnectorState { state: State::Unassigned, trace: None, restarts: 0 });
         let (commands, inbox) = mpsc::channel(16);
         let view = Arc::new(Mutex::new(LiveView::default()));
-        let driver = tokio::spawn(drive(self.env.clone(), self.backoff.clone(), entry.clone(), state_tx, inbox, view.clone()));
+        let driver =
+            tokio::spawn(drive(self.env.clone(), self.backoff.clone(), entry.clone(), state_tx, inbox, view.clone()));
         self.lock().insert(entry.name.clone(), Handle { entry, state, commands, view, driver });
     }
 
@@ -144,7 +144,8 @@ impl Supervisor {
         timeout: Duration,
         done: impl Fn(&ConnectorState) -> bool,
     ) -> Result<ConnectorState, String> {
-        let mut rx = self.lock().get(name).map(|h| h.state.clone()).ok_or_else(|| format!("connector `{name}` not found"))?;
+        let mut rx =
+            self.lock().get(name).map(|h| h.state.clone()).ok_or_else(|| format!("connector `{name}` not found"))?;
         let reached = tokio::time::timeout(timeout, rx.wait_for(|s| done(s))).await.map(|r| r.map(|s| s.clone()));
         match reached {
             Ok(Ok(s)) => Ok(s),
@@ -236,7 +237,8 @@ async fn drive(
             continue;
         }
 
-        set(State::Unassigned, state.borrow().trace.clone(), restarts);
+        let trace = state.borrow().trace.clone();
+        set(State::Unassigned, trace, restarts);
         let stop = CancellationToken::new();
         let control = Control { stop: stop.clone(), paused: paused_rx.clone(), view: view.clone() };
         let started = Instant::now();

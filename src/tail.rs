@@ -96,7 +96,8 @@ pub async fn tail(
         if options.idle_exit.is_some_and(|idle| last.elapsed() >= idle) {
             return Ok(seen);
         }
-        let polled = tokio::task::block_in_place(|| consumer.poll(Duration::from_millis(200)).map(|r| r.map(|m| m.detach())));
+        let polled =
+            tokio::task::block_in_place(|| consumer.poll(Duration::from_millis(200)).map(|r| r.map(|m| m.detach())));
         match polled {
             None => continue,
             Some(Err(e)) => return Err(fail(e.to_string())),

@@ -94,10 +94,7 @@ impl DatagenRecord {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
 /// SplitMix64: a tiny, well-mixed deterministic generator.
@@ -118,7 +115,10 @@ mod tests {
         let pool = FillerPool::new(7, 500);
         let a = DatagenRecord::generate(7, 1, 42, &pool);
         let b = DatagenRecord::generate(7, 1, 42, &FillerPool::new(7, 500));
-        assert_eq!((a.customer.as_str(), a.amount_cents, a.payload.as_str()), (b.customer.as_str(), b.amount_cents, b.payload.as_str()));
+        assert_eq!(
+            (a.customer.as_str(), a.amount_cents, a.payload.as_str()),
+            (b.customer.as_str(), b.amount_cents, b.payload.as_str())
+        );
         assert_eq!(a.payload.as_str().len(), 440);
         let c = DatagenRecord::generate(7, 1, 43, &pool);
         assert_ne!((a.customer, a.amount_cents), (c.customer, c.amount_cents));

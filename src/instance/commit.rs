@@ -41,7 +41,13 @@ impl Committer {
         for (partition, offset) in &commits {
             let key = format::encode_key(&self.connector, partition);
             let value = format::encode_value(offset);
-            let outgoing = Outgoing { topic: &self.topic, key: Some(&key), payload: Some(&value), timestamp_ms: None, headers: &[] };
+            let outgoing = Outgoing {
+                topic: &self.topic,
+                key: Some(&key),
+                payload: Some(&value),
+                timestamp_ms: None,
+                headers: &[],
+            };
             if let Err(e) = self.producer.send(&outgoing, Box::new(Delivery::Commit(batch.clone()))).await {
                 self.failures.increment(1);
                 return Err(e.to_string());

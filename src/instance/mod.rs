@@ -88,7 +88,8 @@ fn avro_error(e: AvroError) -> TaskError {
 /// Runs `entry` until `control.stop` fires (returns `Ok`) or it fails.
 pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -> Result<(), TaskError> {
     let name: Arc<str> = entry.name.as_str().into();
-    let plugin = env.plugins.get(&entry.class).ok_or_else(|| fatal(format!("unknown connector class `{}`", entry.class)))?;
+    let plugin =
+        env.plugins.get(&entry.class).ok_or_else(|| fatal(format!("unknown connector class `{}`", entry.class)))?;
     let outputs = plugin.validate(&entry.config).map_err(|issues| {
         fatal(format!("invalid config: {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
     })?;

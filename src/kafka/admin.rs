@@ -63,7 +63,9 @@ pub async fn ensure_compacted_topic(
                 return Ok(TopicCheck::Created);
             }
             Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => {}
-            Some(Err((_, code))) => return Err(TopicError::Create { topic: topic.to_owned(), reason: code.to_string() }),
+            Some(Err((_, code))) => {
+                return Err(TopicError::Create { topic: topic.to_owned(), reason: code.to_string() });
+            }
             None => return Err(TopicError::Create { topic: topic.to_owned(), reason: "no answer".into() }),
         }
     }

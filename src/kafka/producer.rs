@@ -80,7 +80,10 @@ pub fn classify(error: &KafkaError, topic: &str) -> ProduceError {
 
 /// What a delivery report belongs to.
 pub enum Delivery {
-    Record { ticket: Ticket, sent: Instant },
+    Record {
+        ticket: Ticket,
+        sent: Instant,
+    },
     /// One record of an offsets commit.
     Commit(Arc<CommitBatch>),
 }

@@ -31,7 +31,8 @@ pub async fn write_offsets(
         if let Some(value) = &value {
             record = record.payload(value);
         }
-        let delivery = producer.send_result(record).map_err(|(e, _)| format!("cannot write offset of {partition}: {e}"))?;
+        let delivery =
+            producer.send_result(record).map_err(|(e, _)| format!("cannot write offset of {partition}: {e}"))?;
         pending.push((partition, delivery));
     }
     for (partition, delivery) in pending {

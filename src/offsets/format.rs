@@ -26,7 +26,10 @@ pub fn encode_value(offset: &SourceOffset) -> Vec<u8> {
 }
 
 /// Decodes one record: the connector, the partition, and the offset (`None` for a tombstone).
-pub fn decode(key: &[u8], value: Option<&[u8]>) -> Result<(String, SourcePartition, Option<SourceOffset>), FormatError> {
+pub fn decode(
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Result<(String, SourcePartition, Option<SourceOffset>), FormatError> {
     let key: Value = serde_json::from_slice(key).map_err(|e| FormatError(format!("key is not JSON: {e}")))?;
     let Value::Array(mut parts) = key else {
         return Err(FormatError("key is not a JSON array".into()));
