@@ -1,0 +1,225 @@
+//! The per-tenant request budget every REST request passes through.
+//!
+//! Genesys limits requests per OAuth client (300 a minute per token by default, reference §4.5),
+//! so every task of a tenant shares one budget:
+//!
+//! - **Pacing.** A token bucket refilled at `requests_per_minute / 60` per second holding at most
+//!   `burst` requests; a request takes one token or waits for it.
+//! - **Pause.** After a 429 the whole budget stops until its `Retry-After` has passed, for every
+//!   request of the tenant, and restarts from an empty bucket (no burst right after a pause).
+//! - **Server hints.** `inin-ratelimit-count/allowed/reset` on a response tell how much of the
+//!   server's window is left. With nothing left the budget pauses until the window resets; with
+//!   little left (at most `low_water` of it) it slows to spread the rest over the time to reset.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Budget settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BudgetConfig {
+    /// Sustained requests per minute. Default 240, below Genesys's 300 per token.
+    pub requests_per_minute: u32,
+    /// Requests that may go out back to back after an idle spell. Default 10.
+    pub burst: u32,
+    /// Fraction of the server's window below which requests are spread over the time left until
+    /// it resets. Default 0.1.
+    pub low_water: f64,
+}
+
+impl Default for BudgetConfig {
+    fn default() -> Self {
+        Self { requests_per_minute: 240, burst: 10, low_water: 0.1 }
+    }
+}
+
+/// What an `inin-ratelimit-*` header triple says about the server's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerBudget {
+    /// Requests counted in the current window.
+    pub count: u64,
+    /// Requests allowed in the window.
+    pub allowed: u64,
+    /// Seconds until the window resets.
+    pub reset: Duration,
+}
+
+#[derive(Debug)]
+struct State {
+    tokens: f64,
+    /// Tokens accrue from here; in the future while paused.
+    last_refill: Instant,
+    paused_until: Option<Instant>,
+    /// A lower rate (per second) in force until the instant, from server hints.
+    slow: Option<(f64, Instant)>,
+}
+
+/// A shared token bucket with pauses.
+#[derive(Debug)]
+pub struct Budget {
+    config: BudgetConfig,
+    state: Mutex<State>,
+}
+
+impl Budget {
+    /// A full bucket.
+    pub fn new(config: BudgetConfig) -> Self {
+        let config = BudgetConfig {
+            requests_per_minute: config.requests_per_minute.max(1),
+            burst: config.burst.max(1),
+            low_water: config.low_water.clamp(0.0, 1.0),
+        };
+        let state =
+            State { tokens: f64::from(config.burst), last_refill: Instant::now(), paused_until: None, slow: None };
+        Self { config, state: Mutex::new(state) }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> BudgetConfig {
+        self.config
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn rate(&self, st: &State, now: Instant) -> f64 {
+        let base = f64::from(self.config.requests_per_minute) / 60.0;
+        match st.slow {
+            Some((slow, until)) if now < until => base.min(slow),
+            _ => base,
+        }
+    }
+
+    fn refill(&self, st: &mut State, now: Instant) {
+        if now > st.last_refill {
+            let elapsed = (now - st.last_refill).as_secs_f64();
+            st.tokens = (st.tokens + elapsed * self.rate(st, now)).min(f64::from(self.config.burst));
+            st.last_refill = now;
+        }
+        if st.slow.is_some_and(|(_, until)| now >= until) {
+            st.slow = None;
+        }
+    }
+
+    /// Takes a token, or says how long to wait before trying again.
+    fn try_take(&self, now: Instant) -> Option<Duration> {
+        let mut st = self.lock();
+        if let Some(until) = st.paused_until {
+            if now < until {
+                return Some(until - now);
+            }
+            st.paused_until = None;
+        }
+        self.refill(&mut st, now);
+        if st.tokens >= 1.0 {
+            st.tokens -= 1.0;
+            return None;
+        }
+        let missing = 1.0 - st.tokens;
+        let wait = Duration::from_secs_f64(missing / self.rate(&st, now)).max(Duration::from_millis(1));
+        Some(wait)
+    }
+
+    /// Waits until the budget allows one request and takes it. Returns the time waited.
+    pub async fn acquire(&self) -> Duration {
+        let start = Instant::now();
+        while let Some(wait) = self.try_take(Instant::now()) {
+            tokio::time::sleep(wait).await;
+        }
+        start.elapsed()
+    }
+
+    /// Stops every request until `until` (a later pause wins; an earlier one changes nothing).
+    /// The bucket restarts empty.
+    pub fn pause_until(&self, until: Instant) {
+        let now = Instant::now();
+        let mut st = self.lock();
+        self.refill(&mut st, now);
+        if st.paused_until.is_none_or(|p| p < until) {
+            st.paused_until = Some(until);
+        }
+        st.tokens = st.tokens.min(0.0);
+        st.last_refill = st.last_refill.max(until);
+    }
+
+    /// The end of the current pause, if one is in force.
+    pub fn paused_until(&self) -> Option<Instant> {
+        let now = Instant::now();
+        self.lock().paused_until.filter(|p| *p > now)
+    }
+
+    /// Adapts to the server's view of its window (see the module docs).
+    pub fn observe(&self, server: ServerBudget) {
+        if server.allowed == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let remaining = server.allowed.saturating_sub(server.count);
+        if remaining == 0 {
+            self.pause_until(now + server.reset);
+            return;
+        }
+        let low = ((server.allowed as f64) * self.config.low_water).max(1.0);
+        let mut st = self.lock();
+        self.refill(&mut st, now);
+        if (remaining as f64) <= low && !server.reset.is_zero() {
+            let slow = remaining as f64 / server.reset.as_secs_f64();
+            st.slow = Some((slow, now + server.reset));
+            st.tokens = st.tokens.min(0.0);
+        } else {
+            st.slow = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn paces_after_the_burst() {
+        let b = Budget::new(BudgetConfig { requests_per_minute: 60, burst: 2, low_water: 0.1 });
+        let start = Instant::now();
+        for _ in 0..5 {
+            b.acquire().await;
+        }
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(2990) && took <= Duration::from_millis(3100), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_stops_everyone_and_restarts_empty() {
+        let b = Budget::new(BudgetConfig { requests_per_minute: 600, burst: 5, low_water: 0.1 });
+        let start = Instant::now();
+        b.pause_until(start + Duration::from_secs(3));
+        b.pause_until(start + Duration::from_secs(1));
+        b.acquire().await;
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(3090) && took <= Duration::from_millis(3200), "{took:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_hints_pause_or_slow_down() {
+        let b = Budget::new(BudgetConfig { requests_per_minute: 6000, burst: 10, low_water: 0.1 });
+        b.observe(ServerBudget { count: 300, allowed: 300, reset: Duration::from_secs(7) });
+        assert!(b.paused_until().is_some());
+        let start = Instant::now();
+        b.acquire().await;
+        assert!(start.elapsed() >= Duration::from_secs(7));
+
+        let b = Budget::new(BudgetConfig { requests_per_minute: 6000, burst: 10, low_water: 0.1 });
+        b.observe(ServerBudget { count: 295, allowed: 300, reset: Duration::from_secs(10) });
+        let start = Instant::now();
+        for _ in 0..3 {
+            b.acquire().await;
+        }
+        // Five requests left for ten seconds: one every two seconds.
+        assert!(start.elapsed() >= Duration::from_secs(6), "{:?}", start.elapsed());
+        b.observe(ServerBudget { count: 1, allowed: 300, reset: Duration::from_secs(60) });
+        let start = Instant::now();
+        b.acquire().await;
+        assert!(start.elapsed() < Duration::from_millis(50));
+    }
+}
