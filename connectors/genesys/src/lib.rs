@@ -1,0 +1,118 @@
+//! The Genesys Cloud source connector (`class: genesys-cloud`).
+//!
+//! Streams `v2.routing.queues.{id}.conversations` from the Notification API WebSocket into Kafka,
+//! keeps each channel alive with application-level pings, detects its death in seconds, replaces
+//! it (reusing the channel when only the socket died), rolls channels over make-before-break, and
+//! tracks, per queue, a coverage watermark: the time up to which every event of the queue is
+//! known to be in Kafka. Gaps are backfilled from the Analytics API.
+//!
+//! Offsets: one source partition per queue, `{"queue_id": "<id>"}`; its offset
+//! `{"watermark_ms": <epoch ms>}` is the queue's coverage watermark (see [`coverage`]).
+
+pub mod api;
+pub mod auth;
+pub mod backfill;
+pub mod config;
+pub mod coverage;
+pub mod dedup;
+pub mod frame;
+pub mod queues;
+pub mod record;
+pub mod region;
+pub mod rest;
+pub mod shard;
+#[cfg(feature = "simulator")]
+pub mod sim;
+pub mod socket;
+pub mod task;
+
+use tributary_connector_api::{
+    ConfigIssue, Connector, ConnectorContext, ConnectorError, Output, Secret, SourceTask, TaskError,
+};
+
+pub use config::GenesysConfig;
+
+/// The `genesys-cloud` connector plugin.
+#[derive(Debug, Default)]
+pub struct GenesysCloud;
+
+impl Connector for GenesysCloud {
+    type Config = GenesysConfig;
+
+    fn class(&self) -> &'static str {
+        "genesys-cloud"
+    }
+
+    fn description(&self) -> &'static str {
+        "Genesys Cloud queue conversation events (Notification API), gaps backfilled from Analytics"
+    }
+
+    fn validate(&self, config: &GenesysConfig) -> Vec<ConfigIssue> {
+        let mut issues = config.issues();
+        if config.environment == config::Environment::Simulator && !cfg!(feature = "simulator") {
+            issues.push(ConfigIssue::new("environment", "this build has no simulator"));
+        }
+        issues
+    }
+
+    fn outputs(&self, config: &GenesysConfig) -> Vec<Output> {
+        vec![Output { topic: config.topic.clone(), value_schema: record::SCHEMA_NAME.to_owned() }]
+    }
+
+    fn create_tasks(&self, ctx: &ConnectorContext, config: GenesysConfig) -> Result<Vec<Box<dyn SourceTask>>, ConnectorError> {
+        Ok(vec![Box::new(task::GenesysTask { name: ctx.name.to_string(), config })])
+    }
+}
+
+/// The REST and auth clients of one connector instance, and the queues named in its config.
+pub(crate) struct Clients {
+    pub api: api::GenesysApi,
+    pub auth: auth::TokenSource,
+    pub explicit_queues: Vec<String>,
+}
+
+pub(crate) async fn clients(name: &str, config: &GenesysConfig) -> Result<Clients, TaskError> {
+    let fatal = |e: String| TaskError::Fatal(e);
+    let mut explicit_queues = config.queues.ids.clone();
+    let (api_base, login_base, client_id, client_secret) = match config.environment {
+        config::Environment::Cloud => {
+            let (api_base, login_base) = match (&config.api_base_url, &config.login_base_url, &config.region) {
+                (Some(a), Some(l), _) => (a.clone(), l.clone()),
+                (a, l, Some(region)) => {
+                    let hosts = region::hosts(region).map_err(|e| fatal(e.to_string()))?;
+                    (a.clone().unwrap_or(hosts.api_base_url), l.clone().unwrap_or(hosts.login_base_url))
+                }
+                _ => return Err(fatal("set `region`, or both `api_base_url` and `login_base_url`".into())),
+            };
+            let id = config.client_id.clone().ok_or_else(|| fatal("`client_id` is required".into()))?;
+            let secret = config.client_secret.clone().ok_or_else(|| fatal("`client_secret` is required".into()))?;
+            (api_base, login_base, id, secret)
+        }
+        #[cfg(feature = "simulator")]
+        config::Environment::Simulator => {
+            let org = sim::org_for(name, config.simulator.as_ref()).await.map_err(fatal)?;
+            if explicit_queues.is_empty() && !config.queues.needs_discovery() {
+                explicit_queues = org.queue_ids.clone();
+            }
+            (
+                config.api_base_url.clone().unwrap_or(org.api_base_url),
+                config.login_base_url.clone().unwrap_or(org.login_base_url),
+                config.client_id.clone().unwrap_or(org.client_id),
+                config.client_secret.clone().unwrap_or_else(|| Secret::new(org.client_secret)),
+            )
+        }
+        #[cfg(not(feature = "simulator"))]
+        config::Environment::Simulator => return Err(fatal("this build has no simulator".into())),
+    };
+    let timeout = config.rest.request_timeout.get();
+    let mut auth_config = auth::AuthConfig::new(login_base, client_id, client_secret);
+    auth_config.request_timeout = timeout;
+    let auth = auth::TokenSource::new(auth_config).map_err(|e| fatal(e.to_string()))?;
+    let mut rest_config = rest::RestConfig::new(api_base, name);
+    rest_config.request_timeout = timeout;
+    rest_config.retry_after_ceiling = config.rest.max_retry_after.get();
+    rest_config.budget.requests_per_minute = config.rest.requests_per_minute;
+    rest_config.backoff.max_attempts = config.rest.max_attempts;
+    let rest = rest::RestClient::new(rest_config, auth.clone()).map_err(|e| fatal(e.to_string()))?;
+    Ok(Clients { api: api::GenesysApi::new(rest), auth, explicit_queues })
+}
