@@ -100,6 +100,9 @@ pub async fn tail(
             tokio::task::block_in_place(|| consumer.poll(Duration::from_millis(200)).map(|r| r.map(|m| m.detach())));
         match polled {
             None => continue,
+            Some(Err(e)) if crate::kafka::is_transient_consumer_error(&e) => {
+                tracing::warn!(topic = %options.topic, error = %e, "kafka unreachable for now; still trying");
+            }
             Some(Err(e)) => return Err(fail(e.to_string())),
             Some(Ok(message)) => {
                 emit(to_json(&message, decoder).await);

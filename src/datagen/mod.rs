@@ -15,7 +15,7 @@ use crate::api::{
     ConfigIssue, Connector, ConnectorContext, ConnectorError, Output, RecordValue, SourceOffset, SourcePartition,
     SourceRecord, SourceTask, TaskContext, TaskError, async_trait,
 };
-pub use record::{DatagenRecord, SCHEMA};
+pub use record::{DatagenRecord, FillerPool, SCHEMA};
 
 /// `class: datagen` config.
 #[derive(Debug, Clone, Deserialize)]

@@ -82,7 +82,7 @@ impl DatagenRecord {
             customer: format!("customer-{:04}", a % 10_000),
             amount_cents: (b % 1_000_000) as i64,
             status: STATUSES[(a >> 32) as usize % STATUSES.len()],
-            note: (b % 4 == 0).then(|| format!("note {}", b % 997)),
+            note: b.is_multiple_of(4).then(|| format!("note {}", b % 997)),
             payload: pool.slice(a),
         }
     }

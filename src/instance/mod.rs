@@ -202,8 +202,11 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         }
     }
     drain(&producer, &name).await;
-    if let Err(e) = committer.commit(DRAIN_TIMEOUT).await {
-        tracing::warn!(connector = %name, error = %e, "final offset commit failed; records since the last commit will be re-delivered");
+    match committer.commit(DRAIN_TIMEOUT).await {
+        Ok(partitions) => tracing::info!(connector = %name, partitions, "final offsets committed"),
+        Err(e) => {
+            tracing::warn!(connector = %name, error = %e, "final offset commit failed; records since the last commit will be re-delivered")
+        }
     }
     tracing::info!(connector = %name, outcome = ?outcome, "connector stopped");
     outcome

@@ -7,3 +7,21 @@ pub mod producer;
 pub use admin::{TopicCheck, TopicError, ensure_compacted_topic};
 pub use embedded::{EmbeddedError, EmbeddedKafka};
 pub use producer::{CommitBatch, Delivery, InstanceProducer, Outgoing, ProduceError};
+
+/// Consumer errors librdkafka recovers from by itself (a broker unreachable for a while, a
+/// leader moving): worth a log line, not a reason to give up a read.
+pub fn is_transient_consumer_error(error: &rdkafka::error::KafkaError) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as C;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            C::BrokerTransportFailure
+                | C::AllBrokersDown
+                | C::OperationTimedOut
+                | C::RequestTimedOut
+                | C::NetworkException
+                | C::LeaderNotAvailable
+                | C::NotLeaderForPartition
+        )
+    )
+}

@@ -88,9 +88,12 @@ pub enum Delivery {
     Commit(Arc<CommitBatch>),
 }
 
+/// Records still unacknowledged, the first error, and who to tell when all are in.
+type BatchState = (usize, Option<String>, Option<oneshot::Sender<Result<(), String>>>);
+
 /// Waits for the records of one offsets commit.
 pub struct CommitBatch {
-    state: Mutex<(usize, Option<String>, Option<oneshot::Sender<Result<(), String>>>)>,
+    state: Mutex<BatchState>,
 }
 
 impl CommitBatch {

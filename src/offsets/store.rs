@@ -1,10 +1,11 @@
 //! Reading the offsets topic to its end at start-up.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::format;
@@ -61,20 +62,24 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("allow.auto.create.topics", "false")
-        .set("enable.partition.eof", "false");
+        // The end of each partition is where librdkafka says it is, not the last record seen:
+        // a topic written transactionally (Kafka Connect's exactly-once source support) ends
+        // with a commit marker that no consumer receives, and some brokers report the high
+        // watermark of the last batch rather than of its last record.
+        .set("enable.partition.eof", "true");
     let consumer: BaseConsumer = config.create().map_err(|e| fail(e.to_string()))?;
     let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| fail(format!("metadata: {e}")))?;
     let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(StoredOffsets::default());
     };
-    let mut remaining: HashMap<i32, i64> = HashMap::new();
+    let mut remaining: HashSet<i32> = HashSet::new();
     let mut assignment = TopicPartitionList::new();
     for p in meta.partitions() {
         let (low, high) = consumer
             .fetch_watermarks(topic, p.id(), left(deadline))
             .map_err(|e| fail(format!("watermarks of partition {}: {e}", p.id())))?;
         if high > low {
-            remaining.insert(p.id(), high);
+            remaining.insert(p.id());
             assignment.add_partition_offset(topic, p.id(), Offset::Offset(low)).map_err(|e| fail(e.to_string()))?;
         }
     }
@@ -88,7 +93,20 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
             return Err(fail(format!("not at the end after {timeout:?} ({} partitions left)", remaining.len())));
         }
         let Some(result) = consumer.poll(Duration::from_millis(200)) else { continue };
-        let message = result.map_err(|e| fail(e.to_string()))?;
+        let message = match result {
+            Ok(message) => message,
+            Err(KafkaError::PartitionEOF(partition)) => {
+                remaining.remove(&partition);
+                continue;
+            }
+            // A broker of the cluster is unreachable for now: librdkafka retries; the deadline
+            // bounds the wait.
+            Err(e) if crate::kafka::is_transient_consumer_error(&e) => {
+                tracing::debug!(topic, error = %e, "transient error reading the offsets topic; retrying");
+                continue;
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        };
         if let Some(key) = message.key() {
             match format::decode(key, message.payload()) {
                 Ok((connector, partition, offset)) => stored.apply(connector, partition, offset),
@@ -97,11 +115,6 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
                     tracing::warn!(topic, partition = message.partition(), offset = message.offset(), error = %e, "skipping offsets record");
                 }
             }
-        }
-        if let Some(high) = remaining.get(&message.partition())
-            && message.offset() + 1 >= *high
-        {
-            remaining.remove(&message.partition());
         }
     }
     Ok(stored)

@@ -82,8 +82,28 @@ impl fmt::Display for Duration {
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        text.parse().map_err(serde::de::Error::custom)
+        // YAML reads `flush_interval: 5` as a number: say that the unit is missing rather than
+        // that a string was expected.
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as `30s` or `5m`")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Duration, E> {
+                v.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Duration, E> {
+                Err(E::custom(format!("duration `{v}` has no unit; write e.g. `{v}s` or `{v}ms`")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Duration, E> {
+                Err(E::custom(format!("duration `{v}` has no unit; write e.g. `30s` or `5m`")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
+                Err(E::custom(format!("duration `{v}` has no unit; write e.g. `{v}s`")))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -104,5 +124,15 @@ mod tests {
         assert_eq!(parse_duration("250ms"), Ok(std::time::Duration::from_millis(250)));
         assert!(parse_duration("30").unwrap_err().contains("no unit"));
         assert!(parse_duration("soon").unwrap_err().contains("invalid duration `soon`"));
+    }
+
+    #[test]
+    fn a_bare_number_in_a_config_says_the_unit_is_missing() {
+        let d: Duration = serde_json::from_value(serde_json::json!("1m 30s")).expect("text");
+        assert_eq!(d.get(), std::time::Duration::from_secs(90));
+        let err = serde_json::from_value::<Duration>(serde_json::json!(5)).expect_err("number");
+        assert_eq!(err.to_string(), "duration `5` has no unit; write e.g. `5s` or `5ms`");
+        let err = serde_json::from_value::<Duration>(serde_json::json!([1])).expect_err("list");
+        assert!(err.to_string().contains("expected a duration such as `30s`"), "{err}");
     }
 }
