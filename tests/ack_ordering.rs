@@ -1,0 +1,221 @@
+//! Offsets never run ahead of Kafka: with brokers taken down mid-stream, no offset is
+//! acknowledged (and so none committed) past a record Kafka does not hold, and after recovery
+//! every record is in Kafka, once, and the final offset is committed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::Message;
+use rdkafka::consumer::Consumer;
+use tributary::avro::{Decoder, EncoderOptions, Schemas};
+use tributary::instance::Environment;
+use tributary::kafka::EmbeddedKafka;
+use tributary::runtime::{Runtime, client_config};
+use tributary::schema_registry::EmbeddedRegistry;
+use tributary::supervisor::{State, Supervisor};
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn acked_seq(acks: &Arc<dyn tributary::api::Acknowledgements>) -> i64 {
+    seq_of(acks.acknowledged(&generator(0)).as_ref()).unwrap_or(-1)
+}
+
+/// Consumes all of `topic` and returns, per seq, the Kafka partition and offset it landed at.
+async fn positions(bootstrap: &str, registry_url: &str, topic: &str, count: i64) -> BTreeMap<i64, Vec<(i32, i64)>> {
+    let messages =
+        consume(bootstrap, topic, None, move |m| m.len() as i64 >= count, Duration::from_millis(500), WAIT).await;
+    let decoder = Decoder::new(registry(registry_url));
+    let decoded = decode_all(&decoder, &messages).await;
+    let mut by_seq: BTreeMap<i64, Vec<(i32, i64)>> = BTreeMap::new();
+    for (m, (_, v)) in messages.iter().zip(decoded) {
+        by_seq.entry(v["seq"].as_i64().expect("seq")).or_default().push((m.partition(), m.offset()));
+    }
+    by_seq
+}
+
+fn assert_each_once(by_seq: &BTreeMap<i64, Vec<(i32, i64)>>, count: i64) {
+    let missing: Vec<i64> = (0..count).filter(|s| !by_seq.contains_key(s)).take(20).collect();
+    assert!(missing.is_empty(), "records missing from Kafka after recovery: {missing:?}…");
+    let dups: Vec<_> = by_seq.iter().filter(|(_, at)| at.len() > 1).take(5).collect();
+    assert!(dups.is_empty(), "records written twice: {dups:?}");
+    assert_eq!(by_seq.len() as i64, count, "nothing beyond the count");
+}
+
+/// One broker, taken down: nothing is acknowledged while it is down; on its return everything
+/// arrives and the last offset is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_acknowledged_while_kafka_is_down_and_nothing_is_lost_after() {
+    const COUNT: i64 = 4000;
+    let cfg = config(&format!(
+        r#"
+kafka:
+  bootstrap_servers: embedded
+  offsets: {{flush_interval: 200ms}}
+schema_registry: {{url: embedded}}
+api: {{enabled: false}}
+connectors:
+  - name: gen
+    class: datagen
+    topic: outage.records
+    rate: 1000
+    count: {COUNT}
+    record_bytes: 200
+"#
+    ));
+    let (plugins, spy) = spy_plugins();
+    let rt = Runtime::start_with(&cfg, plugins, fast_backoff()).await.expect("runtime starts");
+    let kafka = rt.embedded_kafka.clone().expect("embedded kafka");
+    let acks = wait_for(WAIT, "the task", || async { spy.acks() }).await;
+    wait_for(WAIT, "300 acknowledged records", || async { (acks.acknowledged_records() >= 300).then_some(()) }).await;
+
+    kafka.all_down().expect("brokers down");
+    // Requests already on the wire settle (they fail and are retried later).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let frozen = (acked_seq(&acks), acks.acknowledged_records());
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!((acked_seq(&acks), acks.acknowledged_records()), frozen, "acknowledged while Kafka was down");
+    }
+    assert!(frozen.0 < COUNT - 1, "the outage began before the end: {frozen:?}");
+    assert_eq!(
+        rt.supervisor.status("gen").expect("status").connector.state,
+        State::Running,
+        "an outage is not a failure"
+    );
+
+    kafka.all_up().expect("brokers up");
+    wait_for(WAIT, "the last record acknowledged", || async { (acked_seq(&acks) == COUNT - 1).then_some(()) }).await;
+    let want = BTreeMap::from([("0".to_owned(), COUNT - 1)]);
+    wait_for(WAIT, "the last offset committed", || async {
+        (committed_seqs(&rt.bootstrap_servers, "gen").await == want).then_some(())
+    })
+    .await;
+    let by_seq = positions(&rt.bootstrap_servers, &rt.registry_url, "outage.records", COUNT).await;
+    assert_each_once(&by_seq, COUNT);
+    tokio::time::timeout(WAIT, rt.shutdown()).await.expect("shutdown in time");
+}
+
+/// Three brokers, one of them down: records on the live brokers keep being acknowledged, but the
+/// source offset stops right before the first record bound for the dead broker, and the committed
+/// offset with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_stop_at_the_first_record_kafka_does_not_hold() {
+    const COUNT: i64 = 6000;
+    const TOPIC: &str = "partial.records";
+    let kafka =
+        Arc::new(tokio::task::spawn_blocking(|| EmbeddedKafka::start(3)).await.expect("join").expect("cluster"));
+    kafka.create_topic("tributary-offsets", 1).expect("offsets topic");
+    kafka.create_topic(TOPIC, 3).expect("records topic");
+    let bootstrap = kafka.bootstrap_servers().to_owned();
+    let registry_handle = EmbeddedRegistry::start("127.0.0.1:0".parse().expect("addr")).await.expect("registry");
+    let registry_url = registry_handle.url();
+    let (plugins, spy) = spy_plugins();
+    let env = Environment {
+        bootstrap_servers: bootstrap.clone(),
+        producer: rdkafka::ClientConfig::new(),
+        consumer: client_config(&bootstrap, &Default::default()),
+        offsets_topic: "tributary-offsets".into(),
+        flush_interval: Duration::from_millis(200),
+        registry: registry(&registry_url),
+        schemas: Arc::new(Schemas::load_dir(repo().join("schemas")).expect("schemas")),
+        encoder_options: EncoderOptions::default(),
+        embedded: Some(kafka.clone()),
+        embedded_partitions: 3,
+        plugins,
+    };
+    let supervisor = Supervisor::new(env, fast_backoff());
+    let entry = config(&format!(
+        "kafka: {{bootstrap_servers: embedded}}\nschema_registry: {{url: embedded}}\nconnectors:\n  - \
+         {{name: gen, class: datagen, topic: {TOPIC}, rate: 1000, count: {COUNT}, record_bytes: 200}}\n"
+    ))
+    .connectors
+    .remove(0);
+
+    // Which broker leads what: the victim leads a records partition but not the offsets partition.
+    let leaders = {
+        let c = consumer(&bootstrap);
+        let md = c.fetch_metadata(None, Duration::from_secs(10)).expect("metadata");
+        let mut leaders: BTreeMap<(String, i32), i32> = BTreeMap::new();
+        for t in md.topics() {
+            for p in t.partitions() {
+                leaders.insert((t.name().to_owned(), p.id()), p.leader());
+            }
+        }
+        leaders
+    };
+    let offsets_leader = leaders[&("tributary-offsets".to_owned(), 0)];
+    let victim = (0..3)
+        .map(|p| leaders[&(TOPIC.to_owned(), p)])
+        .find(|b| *b != offsets_leader)
+        .expect("a records partition led by another broker than the offsets partition");
+    let victim_partitions: Vec<i32> = (0..3).filter(|p| leaders[&(TOPIC.to_owned(), *p)] == victim).collect();
+
+    supervisor.start(entry);
+    let acks = wait_for(WAIT, "the task", || async { spy.acks() }).await;
+    wait_for(WAIT, "500 acknowledged records", || async { (acks.acknowledged_records() >= 500).then_some(()) }).await;
+
+    // Quiesce, so that everything up to `paused_at` is in Kafka before the broker goes down.
+    supervisor.pause("gen").await.expect("pause");
+    let mut last = (acked_seq(&acks), acks.acknowledged_records());
+    loop {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let now = (acked_seq(&acks), acks.acknowledged_records());
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let (paused_at, acked_at_pause) = last;
+    assert_eq!(paused_at + 1, acked_at_pause as i64, "every record emitted so far is acknowledged, in order");
+
+    kafka.broker_down(victim).expect("victim down");
+    supervisor.resume("gen").await.expect("resume");
+    let mut samples = Vec::new();
+    for _ in 0..25 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        samples.push(acked_seq(&acks));
+    }
+    // The offsets partition lives on a broker that is up: read what was committed meanwhile.
+    let committed_in_outage = committed_seqs(&bootstrap, "gen").await["0"];
+    let acked_in_outage = acks.acknowledged_records() - acked_at_pause;
+    let acknowledged_in_outage = acked_seq(&acks);
+
+    kafka.broker_up(victim).expect("victim up");
+    wait_for(WAIT, "the last record acknowledged", || async { (acked_seq(&acks) == COUNT - 1).then_some(()) }).await;
+    let want = BTreeMap::from([("0".to_owned(), COUNT - 1)]);
+    wait_for(WAIT, "the last offset committed", || async {
+        (committed_seqs(&bootstrap, "gen").await == want).then_some(())
+    })
+    .await;
+
+    let by_seq = positions(&bootstrap, &registry_url, TOPIC, COUNT).await;
+    assert_each_once(&by_seq, COUNT);
+    // The first record after the pause bound for the dead broker: Kafka could not hold it, nor
+    // anything of that partition after it, until the broker came back.
+    let hole = by_seq
+        .iter()
+        .find(|(seq, at)| **seq > paused_at && victim_partitions.contains(&at[0].0))
+        .map(|(seq, _)| *seq)
+        .expect("some record went to the dead broker's partition");
+    eprintln!(
+        "paused at {paused_at}; hole at {hole}; acknowledged in outage {acknowledged_in_outage}; committed in outage \
+         {committed_in_outage}; records acknowledged in outage {acked_in_outage}"
+    );
+    assert!(samples.iter().all(|a| *a < hole), "acknowledged past the hole at {hole}: {samples:?}");
+    assert!(committed_in_outage < hole, "committed {committed_in_outage} past the hole at {hole}");
+    assert!(committed_in_outage >= paused_at, "committed {committed_in_outage} went backwards from {paused_at}");
+    assert_eq!(acknowledged_in_outage, hole - 1, "everything before the hole was acknowledged");
+    assert!(
+        acked_in_outage > (hole - 1 - paused_at) as u64,
+        "records after the hole were acknowledged during the outage ({acked_in_outage}), so acks came out of order"
+    );
+
+    tokio::time::timeout(WAIT, supervisor.shutdown()).await.expect("shutdown in time");
+    registry_handle.shutdown().await.expect("registry stops");
+    tokio::task::spawn_blocking(move || drop(kafka)).await.expect("cluster stops");
+}
