@@ -49,12 +49,12 @@ pub enum Verdict {
 /// Bounds of a [`Gate`]. Times are compared with records' `receive_time_ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GateConfig {
-    /// Event ids remembered (about 60 bytes each).
+    /// Event ids remembered (under 100 bytes each).
     pub event_capacity: usize,
     /// How long an event id is remembered; covers the overlap of two channels and the re-query
     /// of a backfill window.
     pub event_max_age_ms: i64,
-    /// Conversations whose newest state is remembered (about 100 bytes each).
+    /// Conversations whose newest state is remembered (about 300 bytes each at worst).
     pub conversation_capacity: usize,
     /// How long an ended conversation is remembered after the record that ended it; must cover
     /// the analytics data delay plus the backfill safety margin.

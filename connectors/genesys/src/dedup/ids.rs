@@ -42,8 +42,8 @@ pub(super) type KeyState = BuildHasherDefault<KeyHasher>;
 
 /// Remembers which event ids were produced, first in first out, bounded by count and age.
 ///
-/// Each id is held as a 128-bit digest (about 60 bytes per entry with the set and the queue),
-/// so `capacity` 200,000 costs about 12 MB. An id is forgotten when `capacity` newer ids have
+/// Each id is held as a 128-bit digest (under 100 bytes per entry with the set and the queue),
+/// so `capacity` 200,000 costs under 20 MB. An id is forgotten when `capacity` newer ids have
 /// been remembered or when it is older than `max_age_ms` (measured with the `now_ms` passed to
 /// [`remember`](Self::remember) and [`expire`](Self::expire), never a clock of its own).
 pub struct Deduper {

@@ -46,6 +46,16 @@ fn schema_name_matches_the_file() {
     assert_eq!(schema().name().map(|n| n.fullname(None)).as_deref(), Some(SCHEMA_NAME));
 }
 
+/// The runtime registers the schema's serialized form; it must parse back to the same schema.
+#[test]
+fn registered_form_parses_back() {
+    let schema = schema();
+    let registered = serde_json::to_string(&schema).expect("serializes");
+    let reparsed = Schema::parse_str(&registered).unwrap_or_else(|e| panic!("registered form: {e}"));
+    assert_eq!(reparsed.canonical_form(), schema.canonical_form());
+    assert!(registered.contains(r#""default":null"#), "defaults survive: {registered}");
+}
+
 #[test]
 fn round_trip_through_the_schema() {
     let schema = schema();
