@@ -4,7 +4,8 @@
 //!
 //! - **Budget.** Every attempt, retries included, first takes a slot from the tenant's
 //!   [`Budget`] (see [`budget`]): paced to `requests_per_minute`, paused after a 429 for the
-//!   whole tenant, slowed when `inin-ratelimit-*` headers say the server's window is nearly used.
+//!   whole tenant, slowed when `inin-ratelimit-*` headers on a non-429 answer say the server's
+//!   window is nearly used.
 //! - **401.** The token is invalidated and the request is sent once more with a fresh token; a
 //!   second 401 is [`RestError::Unauthorized`] (fatal).
 //! - **403** is [`RestError::Forbidden`] (fatal) with Genesys's code and message. **404** is
@@ -256,7 +257,12 @@ impl RestClient {
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        if let Some(server) = http::server_budget(&headers) {
+        // A 429 is handled through its Retry-After below; hints with a reset beyond the ceiling
+        // would stall the tenant on what is likely a per-endpoint daily limit.
+        if let Some(server) = http::server_budget(&headers)
+            && status != 429
+            && server.reset <= self.inner.config.retry_after_ceiling
+        {
             self.inner.budget.observe(server);
         }
         let correlation_id = http::correlation_id(&headers);
