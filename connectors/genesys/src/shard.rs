@@ -45,11 +45,28 @@ pub struct ShardSettings {
 /// What a shard tells the connector, in the order it happened.
 #[derive(Debug)]
 pub enum ShardEvent {
-    Conversation { queue_id: String, topic: String, channel_id: Arc<str>, raw_body: String, received_ms: i64 },
-    Covered { queues: Arc<[String]>, from_ms: Option<i64>, until_ms: i64 },
-    Lost { queues: Arc<[String]>, since_ms: i64, cause: &'static str, detail: String },
+    Conversation {
+        queue_id: String,
+        topic: String,
+        channel_id: Arc<str>,
+        raw_body: String,
+        received_ms: i64,
+    },
+    Covered {
+        queues: Arc<[String]>,
+        from_ms: Option<i64>,
+        until_ms: i64,
+    },
+    Lost {
+        queues: Arc<[String]>,
+        since_ms: i64,
+        cause: &'static str,
+        detail: String,
+    },
     /// Topics Genesys refused to subscribe (with their missing permissions).
-    Rejected { topics: Vec<ChannelTopic> },
+    Rejected {
+        topics: Vec<ChannelTopic>,
+    },
     /// The shard cannot go on (bad credentials, forbidden): the connector fails.
     Fatal(String),
 }
@@ -75,6 +92,10 @@ pub struct ShardStatus {
     pub rejected: Vec<ChannelTopic>,
     pub last_death: Option<DeathReport>,
     pub reconnects: std::collections::BTreeMap<&'static str, u64>,
+    /// Planned make-before-break replacements.
+    pub rollovers: u64,
+    pub bad_frames: u64,
+    pub unknown_topics: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,7 +131,9 @@ struct Live {
 enum End {
     Died(Ending),
     /// The channel check failed: gone (404) or topics missing.
-    Invalid { detail: String },
+    Invalid {
+        detail: String,
+    },
     Stopped,
 }
 
@@ -205,7 +228,14 @@ impl Shard {
                 self.set_status(|s| s.last_death = Some(report));
             }
             let queues = live.queues.clone();
-            if !self.send(ShardEvent::Covered { queues, from_ms: Some(live.socket.healthy_ms), until_ms: live.socket.healthy_ms }).await {
+            if !self
+                .send(ShardEvent::Covered {
+                    queues,
+                    from_ms: Some(live.socket.healthy_ms),
+                    until_ms: live.socket.healthy_ms,
+                })
+                .await
+            {
                 return;
             }
             let (end, live) = self.run_live(live).await;
@@ -217,7 +247,8 @@ impl Shard {
                         false
                     } else {
                         matches!(
-                            tokio::time::timeout(Duration::from_secs(5), self.api.channel_exists(&live.channel.id)).await,
+                            tokio::time::timeout(Duration::from_secs(5), self.api.channel_exists(&live.channel.id))
+                                .await,
                             Ok(Ok(true))
                         )
                     };
@@ -229,13 +260,20 @@ impl Shard {
                     if matches!(ending.death, Death::TokenRevoked) {
                         self.auth.invalidate(live.channel.token_generation);
                     }
-                    let since = if valid { ending.last_proof_ms } else { ending.last_proof_ms.min(live.last_verified_ms) };
+                    let since =
+                        if valid { ending.last_proof_ms } else { ending.last_proof_ms.min(live.last_verified_ms) };
                     let detection = ending.detected_ms - ending.last_proof_ms;
                     (since, ending.death.cause(), ending.death.to_string(), ending.detected_ms, detection)
                 }
                 End::Invalid { detail } => {
                     let now = now_ms();
-                    (live.last_verified_ms.min(live.last_proof_ms), "channel_invalid", detail, now, now - live.last_proof_ms)
+                    (
+                        live.last_verified_ms.min(live.last_proof_ms),
+                        "channel_invalid",
+                        detail,
+                        now,
+                        now - live.last_proof_ms,
+                    )
                 }
             };
             live.socket.close();
@@ -244,14 +282,16 @@ impl Shard {
                 covered_until_ms = since_ms, detection_ms, reuse = reuse.is_some(),
                 "coverage lost"
             );
-            metrics::counter!("genesys_reconnects_total", "connector" => self.connector.clone(), "cause" => cause).increment(1);
+            metrics::counter!("genesys_reconnects_total", "connector" => self.connector.clone(), "cause" => cause)
+                .increment(1);
             metrics::histogram!("genesys_detection_seconds", "connector" => self.connector.clone())
                 .record(detection_ms.max(0) as f64 / 1000.0);
             self.set_status(|s| {
                 *s.reconnects.entry(cause).or_default() += 1;
                 s.state = "reconnecting";
             });
-            pending_death = Some(DeathReport { cause, detail: detail.clone(), detected_ms, detection_ms, recovery_ms: None });
+            pending_death =
+                Some(DeathReport { cause, detail: detail.clone(), detected_ms, detection_ms, recovery_ms: None });
             if !self.send(ShardEvent::Lost { queues: live.queues.clone(), since_ms, cause, detail }).await {
                 return;
             }
@@ -271,10 +311,9 @@ impl Shard {
             },
             None => self.create_and_subscribe(&topics).await?,
         };
-        let socket = socket::open(&channel.connect_uri, &self.settings.socket).await.map_err(|e| BringUpError {
-            fatal: false,
-            message: format!("channel {}: {e}", channel.id),
-        })?;
+        let socket = socket::open(&channel.connect_uri, &self.settings.socket)
+            .await
+            .map_err(|e| BringUpError { fatal: false, message: format!("channel {}: {e}", channel.id) })?;
         let healthy = socket.healthy_ms;
         let queues: Arc<[String]> = permitted.into();
         self.set_status(|s| {
@@ -396,6 +435,7 @@ impl Shard {
                             }
                             tracing::info!(shard = self.index, old = %live.channel.id, new = %new.channel.id, "rolled over");
                             metrics::counter!("genesys_rollovers_total", "connector" => self.connector.clone()).increment(1);
+                            self.set_status(|s| s.rollovers += 1);
                             live = new;
                             rollover_at = rollover_deadline(&live.channel, &self.settings);
                             verify.reset();
@@ -433,8 +473,14 @@ impl Shard {
                 true
             }
             SocketEvent::Conversation { queue_id, topic, raw_body, received_ms } => {
-                self.send(ShardEvent::Conversation { queue_id, topic, channel_id: live.channel.id.clone(), raw_body, received_ms })
-                    .await
+                self.send(ShardEvent::Conversation {
+                    queue_id,
+                    topic,
+                    channel_id: live.channel.id.clone(),
+                    raw_body,
+                    received_ms,
+                })
+                .await
             }
             SocketEvent::SocketClosing => {
                 tracing::info!(shard = self.index, channel = %live.channel.id, "socket_closing received");
@@ -444,11 +490,13 @@ impl Shard {
             SocketEvent::SubscriptionChanged => true,
             SocketEvent::Bad { reason } => {
                 metrics::counter!("genesys_bad_frames_total", "connector" => self.connector.clone()).increment(1);
+                self.set_status(|s| s.bad_frames += 1);
                 tracing::warn!(shard = self.index, channel = %live.channel.id, reason = %reason, "bad frame ignored");
                 true
             }
             SocketEvent::UnknownTopic { topic } => {
                 metrics::counter!("genesys_unknown_topics_total", "connector" => self.connector.clone()).increment(1);
+                self.set_status(|s| s.unknown_topics += 1);
                 tracing::warn!(shard = self.index, channel = %live.channel.id, topic = %topic, "notification on an unexpected topic ignored");
                 true
             }
@@ -546,4 +594,3 @@ impl BringUpError {
         move |e| BringUpError { fatal: e.is_fatal(), message: format!("cannot {what}: {e}") }
     }
 }
-

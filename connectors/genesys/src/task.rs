@@ -281,7 +281,11 @@ impl Run {
     async fn emit_offset(&mut self, queue_id: &str, watermark_ms: i64) -> Result<(), TaskError> {
         let partition = self.partition(queue_id);
         let offset = SourceOffset::single_i64(OFFSET_FIELD, watermark_ms);
-        self.ctx.emitter().send_offset(partition, offset).await.map_err(|_| TaskError::Retriable("runtime stopped".into()))
+        self.ctx
+            .emitter()
+            .send_offset(partition, offset)
+            .await
+            .map_err(|_| TaskError::Retriable("runtime stopped".into()))
     }
 
     async fn apply(&mut self, actions: Vec<Action>) -> Result<(), TaskError> {
@@ -383,7 +387,9 @@ impl Run {
         match output {
             BackfillOutput::Conversation { queue_id, row, api, received_ms } => {
                 let mapped = match api {
-                    BackfillApi::ConversationsGet => record::from_rest_conversation(&self.tenant, &queue_id, &row, received_ms),
+                    BackfillApi::ConversationsGet => {
+                        record::from_rest_conversation(&self.tenant, &queue_id, &row, received_ms)
+                    }
                     other => record::from_analytics(&self.tenant, &queue_id, &row, other, received_ms),
                 };
                 match mapped {
@@ -432,7 +438,8 @@ impl Run {
             offset: SourceOffset::single_i64(OFFSET_FIELD, watermark),
             topic: self.topic.clone(),
             key: Some(event.key()),
-            timestamp_ms: Some(event.event_time_ms),
+            // A snapshot without any timestamp has event time 0; Kafka gets the receive time then.
+            timestamp_ms: Some(if event.event_time_ms > 0 { event.event_time_ms } else { event.receive_time_ms }),
             headers: Vec::new(),
             value: RecordValue::new(self.schema.clone(), event),
         };
@@ -528,7 +535,8 @@ impl Run {
                     "last_pong_ms_ago": c.last_proof_ms.map(|t| now - t),
                     "last_verified_ms_ago": c.last_verified_ms.map(|t| now - t),
                     "topics": c.topics, "reuses": c.channel_reuses,
-                    "reconnects": c.reconnects, "last_death": c.last_death, "rejected": c.rejected,
+                    "reconnects": c.reconnects, "rollovers": c.rollovers, "bad_frames": c.bad_frames,
+                    "unknown_topics": c.unknown_topics, "last_death": c.last_death, "rejected": c.rejected,
                 })
             })
             .collect();
@@ -538,7 +546,11 @@ impl Run {
             .into_iter()
             .map(|g| json!({"queue_id": g.queue_id, "from_ms": g.from_ms, "to_ms": g.to_ms, "truncated_from_ms": g.truncated_from_ms}))
             .collect();
-        let backfill = self.backfill_status.lock().map(|b| serde_json::to_value(&*b).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+        let backfill = self
+            .backfill_status
+            .lock()
+            .map(|b| serde_json::to_value(&*b).unwrap_or(Value::Null))
+            .unwrap_or(Value::Null);
         self.ctx.status().set_detail(json!({
             "tenant": self.tenant,
             "channels": now_channels,
