@@ -10,6 +10,8 @@
 //!   when the request was sent, so network time only makes the refresh earlier. A refresh that
 //!   fails transiently while the old token is still valid keeps handing out the old token and
 //!   tries again after a backoff; the 20 % margin is there to ride out a token-endpoint outage.
+//!   A fatal answer to an early refresh is returned at once even though the old token still
+//!   works: the credentials were revoked or rotated, and the operator should know now.
 //! - **Generations.** Every new token gets the next generation number (from 1) and is announced
 //!   on [`TokenSource::subscribe`]. Channels die with the token that created them, so the
 //!   connector rolls its channels over when the generation changes.

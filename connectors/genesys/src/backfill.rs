@@ -46,9 +46,17 @@ pub struct BackfillRequest {
 /// What the worker hands back to the connector, in order.
 #[derive(Debug)]
 pub enum BackfillOutput {
-    Conversation { queue_id: String, row: Value, api: BackfillApi, received_ms: i64 },
+    Conversation {
+        queue_id: String,
+        row: Value,
+        api: BackfillApi,
+        received_ms: i64,
+    },
     /// Every conversation of the gap was handed over before this.
-    GapDone { queue_id: String, gap_id: u64 },
+    GapDone {
+        queue_id: String,
+        gap_id: u64,
+    },
 }
 
 /// Conversations seen live, newest last: evidence that Analytics has caught up.
@@ -304,7 +312,8 @@ impl Worker {
             let end = (start + split).min(batch.to_ms);
             let mut page = 1;
             loop {
-                let query = DetailsQuery::new(start, end).queues(queues.iter().cloned()).page(self.settings.page_size, page);
+                let query =
+                    DetailsQuery::new(start, end).queues(queues.iter().cloned()).page(self.settings.page_size, page);
                 let result = self.api.details_query(&query).await.map_err(|e| StepError::Rest(e.to_string()))?;
                 let n = result.conversations.len();
                 for row in result.conversations {

@@ -374,8 +374,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let err = serde_json::from_value::<GenesysConfig>(serde_json::json!({"topic": "t", "keepalive": {"pingg": "1s"}}))
-            .expect_err("unknown key");
+        let err =
+            serde_json::from_value::<GenesysConfig>(serde_json::json!({"topic": "t", "keepalive": {"pingg": "1s"}}))
+                .expect_err("unknown key");
         assert!(err.to_string().contains("unknown field `pingg`"), "{err}");
     }
 }

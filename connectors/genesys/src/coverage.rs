@@ -124,8 +124,13 @@ impl Coverage {
                     } else {
                         (start, None)
                     };
-                    let gap =
-                        Gap { id: self.next_gap, queue_id: queue_id.to_owned(), from_ms, to_ms: restart, truncated_from_ms };
+                    let gap = Gap {
+                        id: self.next_gap,
+                        queue_id: queue_id.to_owned(),
+                        from_ms,
+                        to_ms: restart,
+                        truncated_from_ms,
+                    };
                     self.next_gap += 1;
                     q.watermark_ms.get_or_insert(from_ms);
                     q.gaps.push_back(gap.clone());

@@ -115,7 +115,9 @@ pub fn classify(text: &str) -> Inbound {
     }
     if let Some(queue_id) = queue_of_topic(&topic) {
         return match envelope.event_body {
-            Some(body) => Inbound::Conversation { queue_id: queue_id.to_owned(), raw_body: body.get().to_owned(), topic },
+            Some(body) => {
+                Inbound::Conversation { queue_id: queue_id.to_owned(), raw_body: body.get().to_owned(), topic }
+            }
             None => Inbound::Bad(format!("notification on {topic} without an eventBody")),
         };
     }
@@ -128,15 +130,23 @@ mod tests {
 
     #[test]
     fn heartbeats_pongs_and_system_messages() {
-        assert_eq!(classify(r#"{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}"#), Inbound::Heartbeat);
+        assert_eq!(
+            classify(r#"{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}"#),
+            Inbound::Heartbeat
+        );
         assert_eq!(classify(r#"{"topicName":"channel.metadata","eventBody":{"message":"pong"}}"#), Inbound::Pong);
         assert_eq!(classify(r#"{"topicName":"v2.system.socket_closing","eventBody":{}}"#), Inbound::SocketClosing);
         assert_eq!(
-            classify(r#"{"topicName":"v2.system.no_longer_subscribed.c1","eventBody":{"reason":"another_channel_subscribed"}}"#),
+            classify(
+                r#"{"topicName":"v2.system.no_longer_subscribed.c1","eventBody":{"reason":"another_channel_subscribed"}}"#
+            ),
             Inbound::NoLongerSubscribed { reason: Some("another_channel_subscribed".into()) }
         );
         assert_eq!(classify(r#"{"topicName":"v2.system.token_revoked.c1","eventBody":{}}"#), Inbound::TokenRevoked);
-        assert_eq!(classify(r#"{"result":"404","message":"channel gone"}"#), Inbound::ChannelGone { message: Some("channel gone".into()) });
+        assert_eq!(
+            classify(r#"{"result":"404","message":"channel gone"}"#),
+            Inbound::ChannelGone { message: Some("channel gone".into()) }
+        );
         assert_eq!(
             classify(r#"{"correlationId":"x","topics":[],"result":"200","status":"subscribed"}"#),
             Inbound::Result { result: "200".into(), message: None }
@@ -161,7 +171,10 @@ mod tests {
         assert!(matches!(classify("not json"), Inbound::Bad(_)));
         assert!(matches!(classify("{}"), Inbound::Bad(_)));
         assert!(matches!(classify(r#"{"topicName":"v2.routing.queues.q.conversations"}"#), Inbound::Bad(_)));
-        assert_eq!(classify(r#"{"topicName":"v2.users.u.presence","eventBody":{}}"#), Inbound::UnknownTopic("v2.users.u.presence".into()));
+        assert_eq!(
+            classify(r#"{"topicName":"v2.users.u.presence","eventBody":{}}"#),
+            Inbound::UnknownTopic("v2.users.u.presence".into())
+        );
         assert_eq!(queue_of_topic("v2.routing.queues.a.b.conversations"), None);
         assert_eq!(queue_topic("q"), "v2.routing.queues.q.conversations");
     }

@@ -59,7 +59,11 @@ impl Connector for GenesysCloud {
         vec![Output { topic: config.topic.clone(), value_schema: record::SCHEMA_NAME.to_owned() }]
     }
 
-    fn create_tasks(&self, ctx: &ConnectorContext, config: GenesysConfig) -> Result<Vec<Box<dyn SourceTask>>, ConnectorError> {
+    fn create_tasks(
+        &self,
+        ctx: &ConnectorContext,
+        config: GenesysConfig,
+    ) -> Result<Vec<Box<dyn SourceTask>>, ConnectorError> {
         Ok(vec![Box::new(task::GenesysTask { name: ctx.name.to_string(), config })])
     }
 }

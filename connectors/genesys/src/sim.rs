@@ -29,10 +29,13 @@ pub async fn org_for(name: &str, config: Option<&serde_json::Value>) -> Result<S
         Some(h) => h,
         None => {
             let sim_config: SimConfig = match config {
-                Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("invalid `simulator` section: {e}"))?,
+                Some(v) => {
+                    serde_json::from_value(v.clone()).map_err(|e| format!("invalid `simulator` section: {e}"))?
+                }
                 None => SimConfig::default(),
             };
-            let handle = Arc::new(Simulator::start(sim_config).await.map_err(|e| format!("cannot start the simulator: {e}"))?);
+            let handle =
+                Arc::new(Simulator::start(sim_config).await.map_err(|e| format!("cannot start the simulator: {e}"))?);
             tracing::warn!(
                 connector = name,
                 api = handle.api_base_url(),

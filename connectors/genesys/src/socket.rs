@@ -36,13 +36,24 @@ pub struct SocketSettings {
 #[derive(Debug)]
 pub enum SocketEvent {
     /// A heartbeat or pong arrived: the socket was alive at `at_ms`.
-    Proof { at_ms: i64 },
-    Conversation { queue_id: String, topic: String, raw_body: String, received_ms: i64 },
+    Proof {
+        at_ms: i64,
+    },
+    Conversation {
+        queue_id: String,
+        topic: String,
+        raw_body: String,
+        received_ms: i64,
+    },
     SocketClosing,
     SubscriptionChanged,
     /// A frame that could not be used (logged and counted, never fatal).
-    Bad { reason: String },
-    UnknownTopic { topic: String },
+    Bad {
+        reason: String,
+    },
+    UnknownTopic {
+        topic: String,
+    },
 }
 
 /// Why a socket is dead.
@@ -50,7 +61,10 @@ pub enum SocketEvent {
 pub enum Death {
     MissedPong,
     Silence,
-    Closed { code: Option<u16>, reason: String },
+    Closed {
+        code: Option<u16>,
+        reason: String,
+    },
     /// TCP ended or failed without a close frame.
     Transport(String),
     NoLongerSubscribed,
