@@ -30,7 +30,7 @@ async fn n_requests_at_r_per_minute_take_n_over_r_minutes() {
             assert_eq!(c.await.expect("join").expect("queues"), 3);
         }
         let took = started.elapsed();
-        assert!(took >= Duration::from_millis(3900) && took <= Duration::from_millis(5500), "{took:?}");
+        assert!(took >= Duration::from_millis(3900) && took <= Duration::from_secs(8), "{took:?}");
         let stats = api.rest().stats();
         assert_eq!(stats.requests, 9);
         assert!(stats.budget_waits >= 8, "{stats:?}");
