@@ -331,7 +331,6 @@ impl Shard {
     }
 
     async fn create_and_subscribe(&mut self, topics: &[String]) -> Result<(ChannelInfo, Vec<String>), BringUpError> {
-        let generation = *self.auth.subscribe().borrow();
         let created = self.api.create_channel().await.map_err(BringUpError::rest("create a channel"))?;
         let subs = self.api.put_subscriptions(&created.id, topics).await.map_err(BringUpError::rest("subscribe"))?;
         let rejected: Vec<ChannelTopic> = subs.iter().filter(|t| rejected(t)).cloned().collect();
@@ -352,7 +351,7 @@ impl Shard {
             connect_uri: created.connect_uri,
             created_ms: now_ms(),
             expires_ms: Some(created.expires_ms),
-            token_generation: generation,
+            token_generation: created.token_generation,
             reuses: 0,
         };
         Ok((channel, permitted))
