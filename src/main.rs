@@ -12,7 +12,8 @@ use tributary::avro::Decoder;
 use tributary::config::{self, Config, LogFormat, ProcessEnv};
 use tributary::offsets::{read_to_end, write_offsets};
 use tributary::plugins::Plugins;
-use tributary::runtime::{Runtime, client_config, registry_client};
+use tributary::reload::ReloadError;
+use tributary::runtime::{Runtime, StartOptions, client_config, registry_client};
 use tributary::tail::{TailOptions, tail};
 use tributary::validate::validate_file;
 
@@ -43,6 +44,7 @@ struct Endpoints {
 #[derive(Subcommand)]
 enum Command {
     /// Run every configured connector until SIGINT/SIGTERM, then stop, flush and commit offsets.
+    /// SIGHUP re-reads the config file.
     Run(ConfigArg),
     /// Check the config file (and every connector's config, and the schemas) without running.
     Validate(ConfigArg),
@@ -173,7 +175,12 @@ async fn run(path: &Path) -> Result<ExitCode> {
     let loaded = validate_file(path, &ProcessEnv, &plugins()).map_err(|e| anyhow!("{e}"))?;
     let config = loaded.config;
     init_logging(&config, false);
-    let runtime = Runtime::start(&config, plugins()).await.context("cannot start")?;
+    let mut signals = Signals::install();
+    let options = StartOptions::from_file(path, std::sync::Arc::new(ProcessEnv));
+    let runtime = Runtime::start_with_options(&config, plugins(), options).await.context("cannot start")?;
+    if let Some(addr) = runtime.rest_addr {
+        eprintln!("REST API at http://{addr}");
+    }
     eprintln!(
         "running {} connector(s); Ctrl-C stops them and commits offsets.\n  tail with: tributary tail --config {} --bootstrap-servers {} --registry-url {} --topic <topic>",
         config.connectors.len(),
@@ -181,30 +188,59 @@ async fn run(path: &Path) -> Result<ExitCode> {
         runtime.bootstrap_servers,
         runtime.registry_url,
     );
-    shutdown_signal().await;
+    signals.serve_until_stopped(&runtime).await;
     tracing::info!("stopping: flushing records and committing offsets");
     runtime.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown_signal() {
+/// The signals `run` reacts to, registered before it starts anything so that none is missed.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+    streams: Option<[tokio::signal::unix::Signal; 3]>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+                signal(SignalKind::hangup()),
+            ) {
+                (Ok(int), Ok(term), Ok(hup)) => Some([int, term, hup]),
+                _ => None,
+            };
+            Self { streams }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Waits for SIGINT or SIGTERM. SIGHUP re-reads the config file meanwhile (a rejected file is
+    /// logged with every error, and the running connectors are kept).
+    async fn serve_until_stopped(&mut self, runtime: &Runtime) {
+        #[cfg(unix)]
+        if let Some([int, term, hup]) = &mut self.streams {
+            loop {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+                    _ = int.recv() => return,
+                    _ = term.recv() => return,
+                    _ = hup.recv() => {
+                        tracing::info!("SIGHUP: re-reading the config file");
+                        // A rejected file is logged, with its errors, by the reload itself.
+                        if let Err(e) = runtime.reload().await
+                            && !matches!(e, ReloadError::Invalid(_))
+                        {
+                            tracing::error!(error = %e, "config reload failed; the running connectors are kept");
+                        }
+                    }
                 }
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
         }
-    }
-    #[cfg(not(unix))]
-    {
+        let _ = runtime;
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -35,7 +35,8 @@ impl Plugins {
         self.by_class.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
     }
 
-    /// Validates one connector entry offline; errors carry the entry's path in the file.
+    /// Validates one connector entry offline; errors carry the entry's path in the file. Error
+    /// messages never quote the entry's secrets.
     pub fn validate(&self, entry: &ConnectorConfig) -> Result<Vec<Output>, Vec<ConfigError>> {
         let Some(plugin) = self.get(&entry.class) else {
             return Err(vec![ConfigError::new(
@@ -44,6 +45,7 @@ impl Plugins {
             )]);
         };
         plugin.validate(&entry.config).map_err(|issues| {
+            let scrubber = entry.scrubber();
             issues
                 .into_iter()
                 .map(|issue| {
@@ -52,7 +54,7 @@ impl Plugins {
                         p if p.starts_with('[') => format!("{}{p}", entry.path),
                         p => format!("{}.{p}", entry.path),
                     };
-                    ConfigError::new(path, issue.message)
+                    ConfigError::new(path, scrubber.scrub(&issue.message))
                 })
                 .collect()
         })

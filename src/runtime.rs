@@ -13,10 +13,13 @@ use crate::config::{self, Config, KafkaConfig};
 use crate::instance::Environment;
 use crate::kafka::{EmbeddedError, EmbeddedKafka, TopicError, ensure_compacted_topic};
 use crate::plugins::Plugins;
+use crate::reload::{ConfigSource, ReloadError, ReloadReport, Reloader};
+use crate::rest::{AppState, BindError, RestServer};
 use crate::schema_registry::{
     EmbeddedRegistry, EmbeddedRegistryConfig, EmbeddedRegistryHandle, RegistryClient, RegistryConfig, RegistryError,
 };
 use crate::supervisor::{Backoff, Supervisor};
+use crate::telemetry;
 
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,15 +36,40 @@ pub enum StartError {
     OffsetsTopic(#[from] TopicError),
     #[error("invalid kafka property: {0}")]
     Kafka(String),
+    #[error(transparent)]
+    Api(#[from] BindError),
 }
 
-/// A started runtime: embedded services (if any) and the supervisor running the connectors.
+/// How to start a runtime beyond its config.
+#[derive(Clone, Default)]
+pub struct StartOptions {
+    /// Restart backoff of every connector.
+    pub backoff: Backoff,
+    /// The file the config was read from: reloads (SIGHUP, `POST /reload`) re-read it. Without
+    /// one, a reload answers that there is nothing to re-read.
+    pub source: Option<ConfigSource>,
+}
+
+impl StartOptions {
+    /// Options for a config read from `path`, with `${env:…}` resolved through `env`.
+    pub fn from_file(path: impl Into<PathBuf>, env: Arc<dyn config::Env + Send + Sync>) -> Self {
+        Self { backoff: Backoff::default(), source: Some(ConfigSource { path: path.into(), env }) }
+    }
+}
+
+/// A started runtime: embedded services (if any), the supervisor running the connectors, and the
+/// REST API (when `api.enabled`).
 pub struct Runtime {
     pub supervisor: Arc<Supervisor>,
     pub embedded_kafka: Option<Arc<EmbeddedKafka>>,
     pub embedded_registry: Option<EmbeddedRegistryHandle>,
     pub bootstrap_servers: String,
     pub registry_url: String,
+    /// Where the REST API listens, when it is enabled (the bound address: `api.listen` with port
+    /// 0 gets a free port).
+    pub rest_addr: Option<SocketAddr>,
+    rest: Option<RestServer>,
+    reloader: Arc<Reloader>,
 }
 
 /// The client properties every Kafka client starts from: bootstrap plus the `extra` section.
@@ -79,6 +107,19 @@ impl Runtime {
     }
 
     pub async fn start_with(config: &Config, plugins: Plugins, backoff: Backoff) -> Result<Self, StartError> {
+        Self::start_with_options(config, plugins, StartOptions { backoff, ..StartOptions::default() }).await
+    }
+
+    /// Starts the runtime: the metrics recorder, the REST API's listener (first, so a taken port
+    /// fails before anything else starts), embedded services, the offsets topic check, then every
+    /// connector.
+    pub async fn start_with_options(
+        config: &Config,
+        plugins: Plugins,
+        options: StartOptions,
+    ) -> Result<Self, StartError> {
+        telemetry::install();
+        let listener = if config.api.enabled { Some(RestServer::bind(config.api.listen).await?) } else { None };
         let schemas = Schemas::load_dir(&config.schemas_dir)
             .map_err(|source| StartError::Schemas { dir: config.schemas_dir.clone(), source })?;
 
@@ -115,17 +156,49 @@ impl Runtime {
             },
             embedded: embedded_kafka.clone(),
             embedded_partitions: config.kafka.embedded_partitions,
-            plugins,
+            plugins: plugins.clone(),
         };
-        let supervisor = Arc::new(Supervisor::new(env, backoff));
+        let supervisor = Arc::new(Supervisor::new(env, options.backoff));
+        let reloader = Arc::new(Reloader::new(options.source, plugins.clone(), supervisor.clone(), config.clone()));
+        let rest = match listener {
+            Some(listener) => {
+                let state = AppState {
+                    supervisor: supervisor.clone(),
+                    reloader: reloader.clone(),
+                    plugins,
+                    token: config.api.token.clone(),
+                    worker_id: "".into(),
+                };
+                Some(RestServer::serve(listener, state)?)
+            }
+            None => None,
+        };
         for entry in &config.connectors {
             supervisor.start(entry.clone());
         }
-        Ok(Self { supervisor, embedded_kafka, embedded_registry, bootstrap_servers, registry_url })
+        Ok(Self {
+            supervisor,
+            embedded_kafka,
+            embedded_registry,
+            bootstrap_servers,
+            registry_url,
+            rest_addr: rest.as_ref().map(RestServer::addr),
+            rest,
+            reloader,
+        })
     }
 
-    /// Stops every connector (flushing offsets), then the embedded services.
+    /// Re-reads the config file and applies it; see [`crate::reload`]. Waits for a reload in
+    /// progress to finish first.
+    pub async fn reload(&self) -> Result<ReloadReport, ReloadError> {
+        self.reloader.reload().await
+    }
+
+    /// Stops the REST API, every connector (flushing offsets), then the embedded services.
     pub async fn shutdown(self) {
+        if let Some(rest) = self.rest {
+            rest.shutdown().await;
+        }
         self.supervisor.shutdown().await;
         if let Some(registry) = self.embedded_registry {
             let _ = registry.shutdown().await;

@@ -22,13 +22,13 @@ use serde_json::{Map, Value};
 
 pub use error::{ConfigError, ConfigErrors};
 pub use lines::LineIndex;
-pub use redact::{is_sensitive_key, redact};
+pub use redact::{Scrubber, is_sensitive_key, redact};
 pub use substitute::{Env, ProcessEnv};
 
 use crate::api::{Duration, Secret};
 
 /// The whole file, typed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub kafka: KafkaConfig,
     pub schema_registry: RegistryConfig,
@@ -40,7 +40,7 @@ pub struct Config {
 }
 
 /// `kafka:`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaConfig {
     /// `host:port,…`, or `embedded` for an in-process mock cluster that keeps nothing.
@@ -72,7 +72,7 @@ impl KafkaConfig {
 pub const EMBEDDED: &str = "embedded";
 
 /// `kafka.offsets:` where and how often offsets are committed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OffsetsConfig {
     pub topic: String,
@@ -117,7 +117,7 @@ impl std::fmt::Display for PropertyValue {
 }
 
 /// `schema_registry:`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     /// Base URL, or `embedded` for an in-process registry that keeps nothing.
@@ -144,7 +144,7 @@ impl RegistryConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
     pub username: String,
@@ -165,7 +165,7 @@ pub enum SubjectNameStrategy {
 }
 
 /// `api:` the REST API.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApiConfig {
     pub enabled: bool,
@@ -181,7 +181,7 @@ impl Default for ApiConfig {
 }
 
 /// `logging:`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoggingConfig {
     pub format: LogFormat,
@@ -226,6 +226,48 @@ impl std::fmt::Debug for ConnectorConfig {
             .field("class", &self.class)
             .field("entry", &self.shown)
             .finish_non_exhaustive()
+    }
+}
+
+impl ConnectorConfig {
+    /// A scrubber for this entry's secrets (resolved values under sensitive keys, in the
+    /// connector's config and its producer properties), for text about this connector.
+    pub fn scrubber(&self) -> Scrubber {
+        let mut scrubber = Scrubber::for_value(&self.config);
+        for (key, value) in &self.producer {
+            if is_sensitive_key(key) {
+                scrubber.add(&value.to_string());
+            }
+        }
+        scrubber
+    }
+}
+
+impl Config {
+    /// A scrubber for every secret in the file: the runtime's (registry password, API token,
+    /// sensitive Kafka properties) and every connector's.
+    pub fn scrubber(&self) -> Scrubber {
+        let mut scrubber = Scrubber::default();
+        if let Some(auth) = &self.schema_registry.basic_auth {
+            scrubber.add(auth.password.expose());
+        }
+        if let Some(token) = &self.api.token {
+            scrubber.add(token.expose());
+        }
+        for (key, value) in self.kafka.producer.iter().chain(&self.kafka.consumer) {
+            if is_sensitive_key(key) {
+                scrubber.add(&value.to_string());
+            }
+        }
+        for entry in &self.connectors {
+            scrubber.add_value(&entry.config);
+            for (key, value) in &entry.producer {
+                if is_sensitive_key(key) {
+                    scrubber.add(&value.to_string());
+                }
+            }
+        }
+        scrubber
     }
 }
 
@@ -291,6 +333,14 @@ pub fn parse(text: &str, file: &str, base: &Path, env: &dyn Env) -> Result<Loade
     let mut errors = Vec::new();
     let mut resolved = raw.clone();
     substitute_tree(&mut resolved, "", env, base, &mut errors);
+    // Errors may quote values (a serde type error does); none of them may quote a secret.
+    let scrubber = Scrubber::for_value(&resolved);
+    let fail = |mut errors: Vec<ConfigError>| {
+        for e in &mut errors {
+            e.message = scrubber.scrub(&e.message);
+        }
+        fail(errors)
+    };
     let Value::Object(mut top) = resolved else { return Err(fail(errors)) };
     let Value::Object(raw_top) = raw else { return Err(fail(errors)) };
 

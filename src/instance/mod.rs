@@ -59,11 +59,17 @@ pub struct Environment {
     pub plugins: Plugins,
 }
 
-/// What the outside sees of a running instance.
+/// What the outside sees of a running instance. The run fills in `tasks`, `tracker` and
+/// `running_since` when it starts its tasks; the supervisor clears them when the run ends and
+/// counts `runs`.
 #[derive(Default)]
 pub struct LiveView {
     pub tasks: Vec<StatusHandle>,
     pub tracker: Option<Arc<AckTracker>>,
+    /// Runs started since the instance was created.
+    pub runs: u64,
+    /// When the current run started its tasks.
+    pub running_since: Option<std::time::SystemTime>,
 }
 
 /// Controls for one run.
@@ -128,6 +134,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         let mut view = control.view.lock().unwrap_or_else(|e| e.into_inner());
         view.tasks.clear();
         view.tracker = Some(tracker.clone());
+        view.running_since = Some(std::time::SystemTime::now());
         for (id, task) in tasks.into_iter().enumerate() {
             let status = StatusHandle::new();
             view.tasks.push(status.clone());
@@ -147,14 +154,17 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
     drop(emitter);
     tracing::info!(connector = %name, tasks = running.len(), partitions = stored.len(), "connector started");
 
-    let mut pump = tokio::spawn(pump::pump(
-        rx,
-        encoder,
-        producer.clone(),
-        tracker.clone(),
-        control.paused.clone(),
-        pump::PumpMetrics::new(&name),
-    ));
+    let mut pump = tokio::spawn(
+        pump::pump(
+            rx,
+            encoder,
+            producer.clone(),
+            tracker.clone(),
+            control.paused.clone(),
+            pump::PumpMetrics::new(&name),
+        )
+        .instrument(tracing::Span::current()),
+    );
     let committer = Committer::new(name.clone(), env.offsets_topic.clone(), producer.clone(), tracker.clone());
     let mut flush = tokio::time::interval(env.flush_interval);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -208,7 +218,8 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
             tracing::warn!(connector = %name, error = %e, "final offset commit failed; records since the last commit will be re-delivered")
         }
     }
-    tracing::info!(connector = %name, outcome = ?outcome, "connector stopped");
+    // The reason of a failure is logged by the supervisor, scrubbed of the entry's secrets.
+    tracing::info!(connector = %name, failed = outcome.is_err(), "connector stopped");
     outcome
 }
 

@@ -7,4 +7,4 @@ pub mod tracker;
 
 pub use edit::write_offsets;
 pub use store::{ReadError, StoredOffsets, read_to_end};
-pub use tracker::{AckTracker, Ticket};
+pub use tracker::{AckTracker, PartitionProgress, Ticket};

@@ -73,6 +73,18 @@ impl Inner {
     }
 }
 
+/// Where one source partition stands, for status pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionProgress {
+    pub partition: SourcePartition,
+    /// The latest offset whose record and every earlier one Kafka acknowledged.
+    pub acknowledged: Option<SourceOffset>,
+    /// The latest offset known to be in the offsets topic.
+    pub committed: Option<SourceOffset>,
+    /// Emits handed to the producer and not yet folded into `acknowledged`.
+    pub pending: usize,
+}
+
 /// Per-partition ordered acknowledgements for one connector instance. Shared between the
 /// producing side and librdkafka's delivery callbacks.
 #[derive(Debug, Default)]
@@ -169,6 +181,23 @@ impl AckTracker {
         self.lock().failed_records
     }
 
+    /// Every partition seen so far (seeded or submitted), sorted by partition.
+    pub fn progress(&self) -> Vec<PartitionProgress> {
+        let inner = self.lock();
+        let mut out: Vec<_> = inner
+            .parts
+            .iter()
+            .map(|p| PartitionProgress {
+                partition: p.partition.clone(),
+                acknowledged: p.acknowledged.clone(),
+                committed: p.committed.clone(),
+                pending: p.pending.len(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.partition.cmp(&b.partition));
+        out
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding this lock cannot leave it half-updated in a way that matters
         // more than losing the process, so poisoning is ignored.
@@ -248,6 +277,23 @@ mod tests {
         assert_eq!(t.acknowledged(&p), Some(off(1)));
         t.ack(r);
         assert_eq!(t.acknowledged(&p), Some(off(3)));
+    }
+
+    #[test]
+    fn progress_lists_every_partition() {
+        let t = AckTracker::new();
+        let (a, b) = (SourcePartition::single("p", "a"), SourcePartition::single("p", "b"));
+        t.seed_committed(&b, off(3));
+        let r = t.submit(&a, off(1));
+        t.submit(&a, off(2));
+        t.ack(r);
+        let progress = t.progress();
+        assert_eq!(progress.len(), 2);
+        assert_eq!(
+            (progress[0].acknowledged.clone(), progress[0].committed.clone(), progress[0].pending),
+            (Some(off(1)), None, 1)
+        );
+        assert_eq!((progress[1].acknowledged.clone(), progress[1].committed.clone()), (None, Some(off(3))));
     }
 
     #[test]
