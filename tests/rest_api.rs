@@ -82,6 +82,13 @@ async fn connectors_listing_status_and_state_changes() {
         .map(|o| o["partition"]["generator"].as_str().expect("generator").to_owned())
         .collect();
     assert_eq!(partitions, BTreeSet::from(["0".to_owned(), "1".to_owned()]));
+    let (code, task) = h.get("/connectors/alpha/tasks/1/status").await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!((task["id"].clone(), task["state"].clone()), (json!(1), json!("RUNNING")), "{task}");
+    for missing in ["/connectors/alpha/tasks/2/status", "/connectors/alpha/tasks/x/status"] {
+        let (code, body) = h.get(missing).await;
+        assert_eq!((code, body["error_code"].clone()), (StatusCode::NOT_FOUND, json!(404)), "{missing}");
+    }
     let beta = h.status("beta").await;
     assert_eq!(beta["tasks"][0]["detail"]["topic"], "beta.records", "the connector's own detail: {beta}");
 

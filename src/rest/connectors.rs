@@ -191,6 +191,19 @@ pub async fn status(State(state): State<AppState>, Path(name): Path<String>) -> 
     Ok(Json(status_json(&state.supervisor.snapshot(&name)?, &state.worker_id)))
 }
 
+/// `GET /connectors/{name}/tasks/{task}/status`: one task's entry of the status.
+pub async fn task_status(
+    State(state): State<AppState>,
+    Path((name, task)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let status = status_json(&state.supervisor.snapshot(&name)?, &state.worker_id);
+    task.parse::<usize>()
+        .ok()
+        .and_then(|id| status["tasks"].get(id).cloned())
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("connector `{name}` has no running task `{task}`")))
+}
+
 /// `PUT /connectors/{name}/pause`: 202.
 pub async fn pause(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
     state.supervisor.pause(&name).await?;

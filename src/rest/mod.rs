@@ -10,6 +10,7 @@
 //! | `GET /connectors/{name}` | `{name, config, tasks, type}`; `config` is the entry as written, secrets redacted |
 //! | `GET /connectors/{name}/config` | the entry as written, secrets redacted |
 //! | `GET /connectors/{name}/status` | Connect's status plus each task's own account and the run's progress |
+//! | `GET /connectors/{name}/tasks/{task}/status` | one task's entry of the status |
 //! | `PUT /connectors/{name}/pause`, `/resume`, `/stop` | 202 |
 //! | `POST /connectors/{name}/restart[?includeTasks=&onlyFailed=]` | 204, or 202 with the status when a flag is given |
 //! | `GET /connectors/{name}/offsets` | `{"offsets": [{"partition": {…}, "offset": {…}}]}` (committed offsets) |
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
             get(connectors::config).put(connectors::defined_by_file).patch(connectors::defined_by_file),
         )
         .route("/connectors/{name}/status", get(connectors::status))
+        .route("/connectors/{name}/tasks/{task}/status", get(connectors::task_status))
         .route("/connectors/{name}/pause", put(connectors::pause))
         .route("/connectors/{name}/resume", put(connectors::resume))
         .route("/connectors/{name}/stop", put(connectors::stop))
