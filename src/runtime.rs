@@ -229,7 +229,7 @@ async fn start_kafka(kafka: &KafkaConfig) -> Result<(Option<Arc<EmbeddedKafka>>,
         &offsets.topic,
         offsets.partitions,
         offsets.replication_factor,
-        Duration::from_secs(30),
+        Duration::from_secs(10),
     )
     .await?;
     tracing::info!(topic = %offsets.topic, check = ?check, "offsets topic ready");
