@@ -143,10 +143,13 @@ impl SourceTask for Generator {
                 value: RecordValue::new(schema.clone(), body),
                 headers: Vec::new(),
             };
+            // The send comes first: when the channel has room it completes at once, and the
+            // cancellation future (which registers with the token when polled) is never polled.
+            // Cancellation is still seen: at the top of the loop, or here while the send waits.
             tokio::select! {
                 biased;
-                _ = ctx.cancelled() => return Ok(()),
                 sent = ctx.emitter().send(record) => if sent.is_err() { return Ok(()) },
+                _ = ctx.cancelled() => return Ok(()),
             }
             seq += 1;
         }

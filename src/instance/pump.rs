@@ -49,6 +49,8 @@ pub async fn pump(
         if rx.recv_many(&mut batch, BATCH).await == 0 {
             return Ok(());
         }
+        // One clock read per batch, not per record: the ack latency it starts is in milliseconds.
+        let sent = Instant::now();
         for emit in batch.drain(..) {
             match emit {
                 Emit::Record(record) => {
@@ -64,7 +66,7 @@ pub async fn pump(
                         timestamp_ms: record.timestamp_ms,
                         headers: &record.headers,
                     };
-                    let delivery = Box::new(Delivery::Record { ticket, sent: Instant::now() });
+                    let delivery = Box::new(Delivery::Record { ticket, sent });
                     if let Err(e) = producer.send(&outgoing, delivery).await {
                         tracker.fail(ticket);
                         return Err(e.into());

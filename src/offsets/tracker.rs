@@ -49,6 +49,9 @@ impl Part {
 #[derive(Debug, Default)]
 struct Inner {
     index: HashMap<SourcePartition, u32>,
+    /// The partition found last: records of a partition usually come in runs, and a clone of the
+    /// same partition compares by pointer, so most lookups skip hashing.
+    last: Option<(SourcePartition, u32)>,
     parts: Vec<Part>,
     in_flight: usize,
     acked_records: u64,
@@ -57,7 +60,13 @@ struct Inner {
 
 impl Inner {
     fn part(&mut self, partition: &SourcePartition) -> u32 {
+        if let Some((last, i)) = &self.last
+            && last == partition
+        {
+            return *i;
+        }
         if let Some(i) = self.index.get(partition) {
+            self.last = Some((partition.clone(), *i));
             return *i;
         }
         let i = self.parts.len() as u32;

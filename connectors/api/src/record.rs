@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
@@ -114,38 +114,72 @@ impl fmt::Display for SourcePartition {
 ///
 /// What a position means is the connector's business; the runtime stores the latest committed one
 /// per partition and hands it back at start-up.
-#[derive(Clone, PartialEq)]
-pub struct SourceOffset(Arc<Map<String, Value>>);
+///
+/// Cheap to clone. Equality compares the fields, whichever way the offset was built. An offset is
+/// created for every record and held until Kafka acknowledges it, so the common one-field offset
+/// is kept small: its map is only built if [`as_map`](Self::as_map) asks for it.
+#[derive(Clone)]
+pub struct SourceOffset(Arc<OffsetInner>);
+
+enum OffsetInner {
+    Single { field: Box<str>, value: Value, map: OnceLock<Map<String, Value>> },
+    Map(Map<String, Value>),
+}
 
 impl SourceOffset {
     pub fn new(map: Map<String, Value>) -> Result<Self, OffsetFormatError> {
         check_primitives("source offset", &map)?;
-        Ok(Self(Arc::new(map)))
+        if map.len() == 1
+            && let Some((field, value)) = map.iter().next()
+        {
+            let (field, value) = (field.as_str().into(), value.clone());
+            return Ok(Self(Arc::new(OffsetInner::Single { field, value, map: OnceLock::from(map) })));
+        }
+        Ok(Self(Arc::new(OffsetInner::Map(map))))
     }
 
     /// An offset with one integer field, the common case.
     pub fn single_i64(field: &str, value: i64) -> Self {
-        let mut map = Map::new();
-        map.insert(field.to_owned(), Value::from(value));
-        Self(Arc::new(map))
+        Self(Arc::new(OffsetInner::Single { field: field.into(), value: Value::from(value), map: OnceLock::new() }))
     }
 
     pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
+        match &*self.0 {
+            OffsetInner::Single { field, value, map } => map.get_or_init(|| {
+                let mut map = Map::new();
+                map.insert(field.to_string(), value.clone());
+                map
+            }),
+            OffsetInner::Map(map) => map,
+        }
     }
 
     pub fn get_i64(&self, field: &str) -> Option<i64> {
-        self.0.get(field).and_then(Value::as_i64)
+        match &*self.0 {
+            OffsetInner::Single { field: f, value, .. } => (**f == *field).then(|| value.as_i64()).flatten(),
+            OffsetInner::Map(map) => map.get(field).and_then(Value::as_i64),
+        }
     }
 
     pub fn to_json(&self) -> Value {
-        Value::Object((*self.0).clone())
+        Value::Object(self.as_map().clone())
+    }
+}
+
+impl PartialEq for SourceOffset {
+    fn eq(&self, other: &Self) -> bool {
+        match (&*self.0, &*other.0) {
+            (OffsetInner::Single { field: a, value: x, .. }, OffsetInner::Single { field: b, value: y, .. }) => {
+                a == b && x == y
+            }
+            _ => Arc::ptr_eq(&self.0, &other.0) || self.as_map() == other.as_map(),
+        }
     }
 }
 
 impl fmt::Debug for SourceOffset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", Value::Object((*self.0).clone()))
+        write!(f, "{}", self.to_json())
     }
 }
 
@@ -224,5 +258,24 @@ mod tests {
         );
         let map = json!({"ids": [1]}).as_object().cloned().unwrap_or_default();
         assert!(SourceOffset::new(map).is_err());
+    }
+
+    #[test]
+    fn offsets_compare_by_content_however_they_were_built() {
+        let single = SourceOffset::single_i64("seq", 7);
+        let read = SourceOffset::new(json!({"seq": 7}).as_object().cloned().unwrap_or_default()).expect("flat");
+        assert_eq!(single, read);
+        assert_eq!(read, single);
+        assert_ne!(single, SourceOffset::single_i64("seq", 8));
+        assert_ne!(single, SourceOffset::single_i64("pos", 7));
+        let two =
+            SourceOffset::new(json!({"seq": 7, "epoch": 1}).as_object().cloned().unwrap_or_default()).expect("flat");
+        assert_ne!(single, two);
+        assert_eq!(two, two.clone());
+        assert_eq!(single.as_map(), read.as_map());
+        assert_eq!(single.to_json(), json!({"seq": 7}));
+        assert_eq!(format!("{single:?}"), r#"{"seq":7}"#);
+        assert_eq!((single.get_i64("seq"), single.get_i64("pos")), (Some(7), None));
+        assert_eq!((two.get_i64("epoch"), two.get_i64("nope")), (Some(1), None));
     }
 }
