@@ -234,7 +234,11 @@ pub async fn read_topic(bootstrap: &str, topic: &str) -> Vec<OwnedMessage> {
 
 /// The topic decoded through the registry, as the verifier's records (Kafka order per partition).
 pub async fn read_observed(bootstrap: &str, registry_url: &str) -> Vec<ObservedRecord> {
-    let messages = read_topic(bootstrap, TOPIC).await;
+    read_observed_topic(bootstrap, registry_url, TOPIC).await
+}
+
+pub async fn read_observed_topic(bootstrap: &str, registry_url: &str, topic: &str) -> Vec<ObservedRecord> {
+    let messages = read_topic(bootstrap, topic).await;
     let mut config = RegistryConfig::new(registry_url);
     config.request_timeout = Duration::from_secs(5);
     let decoder = Decoder::new(RegistryClient::new(config).expect("registry client"));

@@ -55,6 +55,7 @@ impl Simulator {
             delay_spikes: Mutex::default(),
             traffic: TrafficShared::new(config.seed),
             counters: Counters::default(),
+            random_faults_paused: std::sync::atomic::AtomicBool::new(false),
             cancel: CancellationToken::new(),
             cfg: config,
         });
@@ -168,6 +169,12 @@ impl SimHandle {
     /// Pauses (`true`) or resumes the arrival process; conversations in progress run to the end.
     pub fn pause_traffic(&self, paused: bool) {
         self.org.traffic.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Stops (or resumes) the random fault generator, e.g. to let a client settle at the end of
+    /// a chaos run. Scheduled and injected faults are not affected.
+    pub fn pause_random_faults(&self, paused: bool) {
+        self.org.random_faults_paused.store(paused, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Applies a fault immediately and logs it.

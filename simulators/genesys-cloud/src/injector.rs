@@ -273,7 +273,9 @@ pub(crate) async fn run_random(org: Arc<Org>) {
         }
         let (_, kind, rate) = next[i];
         let fault = random_fault(&org, kind, &mut rng);
-        apply(&org, fault, FaultSource::Random);
+        if !org.random_faults_paused.load(std::sync::atomic::Ordering::Relaxed) {
+            apply(&org, fault, FaultSource::Random);
+        }
         next[i].0 = Instant::now() + gap(&mut rng, rate);
     }
 }

@@ -96,6 +96,8 @@ pub(crate) struct Org {
     pub delay_spikes: Mutex<Vec<(Instant, Duration)>>,
     pub traffic: TrafficShared,
     pub counters: Counters,
+    /// While set, the random fault generator keeps its schedule but applies nothing.
+    pub random_faults_paused: std::sync::atomic::AtomicBool,
     pub cancel: CancellationToken,
 }
 
