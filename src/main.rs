@@ -98,6 +98,7 @@ enum OffsetsAction {
 fn plugins() -> Plugins {
     let mut plugins = Plugins::new();
     plugins.register(tributary::datagen::Datagen);
+    plugins.register(tributary_genesys::GenesysCloud);
     plugins
 }
 
