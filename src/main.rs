@@ -17,6 +17,8 @@ use tributary::runtime::{Runtime, StartOptions, client_config, registry_client};
 use tributary::tail::{TailOptions, tail};
 use tributary::validate::validate_file;
 
+mod cli;
+
 #[derive(Parser)]
 #[command(name = "tributary", version, about = "A Kafka Connect-style source-connector runtime")]
 struct Cli {
@@ -53,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         action: OffsetsAction,
     },
+    /// A simulated Genesys Cloud org, and checking a pipeline against its ground truth.
+    Simulate {
+        #[command(subcommand)]
+        action: SimulateAction,
+    },
     /// Print a topic's records, decoded from Avro to JSON through the schema registry.
     Tail {
         #[command(flatten)]
@@ -67,6 +74,45 @@ enum Command {
         /// Stop after this many records.
         #[arg(short = 'n', long)]
         limit: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SimulateAction {
+    /// Run a simulated Genesys Cloud org (OAuth, channels, WebSocket, analytics, faults) until
+    /// Ctrl-C, printing the URLs and credentials to point a client at.
+    Genesys {
+        /// The simulator's YAML config (see simulators/genesys-cloud/sim.example.yaml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A YAML fault schedule and/or random fault rates.
+        #[arg(long)]
+        faults: Option<PathBuf>,
+        /// Protocol seconds per real second (e.g. 60: a 24 h channel lives 24 min).
+        #[arg(long)]
+        time_scale: Option<f64>,
+    },
+    /// Check a topic against a simulated org's ground truth (its JSONL dump): conversations
+    /// missing, final states missing, duplicates, latency. Exits 1 when anything is missing.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        endpoints: Endpoints,
+        /// The truth dump (`truth.dump_path` of the simulator's config).
+        #[arg(long)]
+        truth: PathBuf,
+        #[arg(long)]
+        topic: String,
+        /// Subscribed queue ids (default: every queue in the truth).
+        #[arg(long = "queue")]
+        queues: Vec<String>,
+        /// Window start, epoch ms (default: the first snapshot).
+        #[arg(long)]
+        from_ms: Option<i64>,
+        /// Window end, epoch ms (default: the last snapshot).
+        #[arg(long)]
+        to_ms: Option<i64>,
     },
 }
 
@@ -125,6 +171,20 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Run(args) => run(&args.config).await,
         Command::Validate(args) => Ok(validate(&args.config)),
         Command::Offsets { action } => offsets(action).await,
+        Command::Simulate { action: SimulateAction::Genesys { config, faults, time_scale } } => {
+            cli::simulate::genesys(config.as_deref(), faults.as_deref(), time_scale).await
+        }
+        Command::Simulate {
+            action: SimulateAction::Verify { config, endpoints, truth, topic, queues, from_ms, to_ms },
+        } => {
+            let cfg = load(&config.config)?;
+            init_logging(&cfg, true);
+            let (bootstrap, registry) = (endpoints.bootstrap(&cfg)?, endpoints.registry(&cfg)?);
+            let decoder = Decoder::new(registry_client(&cfg.schema_registry, &registry)?);
+            let consumer = client_config(&bootstrap, &cfg.kafka.consumer);
+            let args = cli::simulate::VerifyArgs { truth, topic, queues, from_ms, to_ms };
+            cli::simulate::verify_topic(args, &consumer, &decoder).await
+        }
         Command::Tail { config, endpoints, topic, from_beginning, limit } => {
             let cfg = load(&config.config)?;
             init_logging(&cfg, true);
@@ -179,6 +239,7 @@ async fn run(path: &Path) -> Result<ExitCode> {
     let mut signals = Signals::install();
     let options = StartOptions::from_file(path, std::sync::Arc::new(ProcessEnv));
     let runtime = Runtime::start_with_options(&config, plugins(), options).await.context("cannot start")?;
+    cli::progress::spawn(runtime.supervisor.clone());
     if let Some(addr) = runtime.rest_addr {
         eprintln!("REST API at http://{addr}");
     }

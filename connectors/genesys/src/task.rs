@@ -546,17 +546,26 @@ impl Run {
             .into_iter()
             .map(|g| json!({"queue_id": g.queue_id, "from_ms": g.from_ms, "to_ms": g.to_ms, "truncated_from_ms": g.truncated_from_ms}))
             .collect();
-        let backfill = self
-            .backfill_status
-            .lock()
-            .map(|b| serde_json::to_value(&*b).unwrap_or(Value::Null))
-            .unwrap_or(Value::Null);
+        let (backfill, progress) = match self.backfill_status.lock() {
+            Ok(b) => {
+                // Gaps finished since start, out of those finished or pending: what a terminal shows.
+                let progress = json!({
+                    "label": "backfill",
+                    "done": b.gaps_done,
+                    "total": b.gaps_done + gaps.len() as u64,
+                    "note": format!("{} conversations", b.conversations),
+                });
+                (serde_json::to_value(&*b).unwrap_or(Value::Null), progress)
+            }
+            Err(_) => (Value::Null, Value::Null),
+        };
         self.ctx.status().set_detail(json!({
             "tenant": self.tenant,
             "channels": now_channels,
             "queues": queues,
             "gaps": gaps,
             "backfill": backfill,
+            "progress": progress,
             "counts": self.counts,
         }));
         // Pending gaps are normal work (shown in the detail); a queue without coverage is not.
