@@ -23,7 +23,9 @@ async fn unplanned_deaths_lose_nothing() {
             let before: u64 = stack.reconnects().values().sum();
             stack.sim.inject(fault);
             stack
-                .wait_for("the death to be detected", Duration::from_secs(10), |s| s.reconnects().values().sum::<u64>() > before)
+                .wait_for("the death to be detected", Duration::from_secs(10), |s| {
+                    s.reconnects().values().sum::<u64>() > before
+                })
                 .await;
         }
         tokio::time::sleep(Duration::from_secs(3)).await;

@@ -47,7 +47,10 @@ async fn sigkill_mid_stream_then_restart_loses_nothing() {
             "schemas_dir: {}\n{}",
             schemas.display(),
             config_text(
-                &format!("  bootstrap_servers: {}\n  offsets:\n    flush_interval: 1s\n    partitions: 3", kafka.bootstrap_servers()),
+                &format!(
+                    "  bootstrap_servers: {}\n  offsets:\n    flush_interval: 1s\n    partitions: 3",
+                    kafka.bootstrap_servers()
+                ),
                 &format!("  url: {}", registry.url()),
                 &connector_entry(&sim),
             )

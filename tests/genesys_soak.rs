@@ -40,7 +40,13 @@ async fn status(rest: &str) -> Value {
 }
 
 /// Consumes `topic` from the beginning for as long as `stop` is unset, decoding every record.
-fn spawn_consumer(bootstrap: String, registry_url: String, partitions: i32, out: Arc<Mutex<Vec<ObservedRecord>>>, stop: Arc<std::sync::atomic::AtomicBool>) {
+fn spawn_consumer(
+    bootstrap: String,
+    registry_url: String,
+    partitions: i32,
+    out: Arc<Mutex<Vec<ObservedRecord>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<rdkafka::message::OwnedMessage>();
     std::thread::spawn(move || {
         let consumer: BaseConsumer = ClientConfig::new()
@@ -111,7 +117,8 @@ async fn soak() {
     let dir = tempfile::tempdir().expect("temp dir");
     let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let mut entry = connector_entry(&sim);
-    entry["keepalive"] = json!({"ping_interval": "1s", "pong_timeout": "2s", "watchdog": "5s", "verify_interval": "5s"});
+    entry["keepalive"] =
+        json!({"ping_interval": "1s", "pong_timeout": "2s", "watchdog": "5s", "verify_interval": "5s"});
     entry["backfill"] = json!({"safety_margin": "10s", "settle": "10s", "max_wait": "10m"});
     let text = format!(
         "schemas_dir: {}\n{}",
@@ -129,7 +136,12 @@ async fn soak() {
     let mut cli = RunningCli::start(&path);
     cli.wait_for_log("REST API at http://", Duration::from_secs(60));
     let log = cli.stderr();
-    let rest = log.split("REST API at http://").nth(1).and_then(|r| r.split_whitespace().next()).unwrap_or_default().to_owned();
+    let rest = log
+        .split("REST API at http://")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned();
     cli.wait_for_log("channel healthy", Duration::from_secs(60));
     let pid = cli.child.id();
     let from_ms = now_ms();
@@ -150,7 +162,10 @@ async fn soak() {
             kib,
             observed.lock().expect("observed").len(),
             reconnects(&s["detail"]).iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-            s["detail"]["channels"].as_array().map(|c| c.iter().map(|c| c["rollovers"].as_u64().unwrap_or(0)).sum::<u64>()).unwrap_or(0),
+            s["detail"]["channels"]
+                .as_array()
+                .map(|c| c.iter().map(|c| c["rollovers"].as_u64().unwrap_or(0)).sum::<u64>())
+                .unwrap_or(0),
             s["detail"]["gaps"].as_array().map(Vec::len).unwrap_or(0),
             s["detail"]["backfill"]["conversations"],
         );
@@ -191,6 +206,13 @@ async fn soak() {
     );
     assert_complete(&report);
     if let (Some(early), Some(late)) = (rss.iter().find(|(m, _)| *m >= 10), rss.last()) {
-        assert!(late.1 <= early.1 * 3 / 2, "memory grew from {} KiB at {} min to {} KiB at {} min", early.1, early.0, late.1, late.0);
+        assert!(
+            late.1 <= early.1 * 3 / 2,
+            "memory grew from {} KiB at {} min to {} KiB at {} min",
+            early.1,
+            early.0,
+            late.1,
+            late.0
+        );
     }
 }

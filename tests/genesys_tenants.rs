@@ -87,15 +87,24 @@ async fn a_failing_tenant_never_slows_the_others() {
         std::fs::write(&path, file(&entries)).expect("config written");
         let loaded = tributary::validate::validate_file(&path, &NoEnv, &plugins()).expect("valid config");
         let options = StartOptions {
-            backoff: Backoff { initial: Duration::from_millis(200), max: Duration::from_secs(2), reset_after: Duration::from_secs(60) },
+            backoff: Backoff {
+                initial: Duration::from_millis(200),
+                max: Duration::from_secs(2),
+                reset_after: Duration::from_secs(60),
+            },
             source: Some(ConfigSource { path: path.clone(), env: Arc::new(NoEnv) }),
         };
         let runtime = Runtime::start_with_options(&loaded.config, plugins(), options).await.expect("runtime starts");
         let base = format!("http://{}", runtime.rest_addr.expect("api"));
 
-        wait_status(&base, "alpha", "health", Duration::from_secs(30), |s| s["tasks"][0]["health"]["state"] == "HEALTHY").await;
+        wait_status(&base, "alpha", "health", Duration::from_secs(30), |s| {
+            s["tasks"][0]["health"]["state"] == "HEALTHY"
+        })
+        .await;
         let from_ms = now_ms();
-        let failed = wait_status(&base, "bravo", "FAILED", Duration::from_secs(30), |s| s["connector"]["state"] == "FAILED").await;
+        let failed =
+            wait_status(&base, "bravo", "FAILED", Duration::from_secs(30), |s| s["connector"]["state"] == "FAILED")
+                .await;
         let trace = failed["connector"]["trace"].as_str().unwrap_or_default().to_owned();
         assert!(trace.contains("tributary-sim"), "the reason names the client: {trace}");
         assert!(!trace.contains("definitely-wrong-secret"), "never the secret: {trace}");
@@ -103,7 +112,10 @@ async fn a_failing_tenant_never_slows_the_others() {
         // Alpha works on while bravo is failed and charlie is rate-limited.
         tokio::time::sleep(Duration::from_secs(10)).await;
         let charlie = status(&base, "charlie").await;
-        assert_ne!(charlie["tasks"][0]["health"]["state"], "HEALTHY", "charlie cannot be healthy under a 429 storm: {charlie:#}");
+        assert_ne!(
+            charlie["tasks"][0]["health"]["state"], "HEALTHY",
+            "charlie cannot be healthy under a 429 storm: {charlie:#}"
+        );
 
         // Fix bravo's secret and reload: it recovers; the others are not touched.
         let fixed = vec![entries[0].clone(), entry("bravo", &wrong, &good_secret), entries[2].clone()];
@@ -121,7 +133,8 @@ async fn a_failing_tenant_never_slows_the_others() {
         healthy.pause_traffic(true);
         let to_ms = now_ms();
         tokio::time::sleep(Duration::from_secs(8)).await;
-        let observed = read_observed_topic(&runtime.bootstrap_servers, &runtime.registry_url, "alpha.conversations").await;
+        let observed =
+            read_observed_topic(&runtime.bootstrap_servers, &runtime.registry_url, "alpha.conversations").await;
         let report = verify(&healthy.truth(), &observed, &VerifyOptions::new(healthy.queue_ids(), from_ms, to_ms));
         eprintln!("alpha: {}", report.summary());
         assert!(report.missing.is_empty(), "{}", report.summary());

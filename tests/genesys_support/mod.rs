@@ -102,12 +102,18 @@ impl Stack {
         let mut entry = connector_entry(&sim);
         tweak(&mut entry);
         let text = config_text(
-            &format!("  bootstrap_servers: embedded\n  embedded_partitions: {partitions}\n  offsets:\n    flush_interval: 1s"),
+            &format!(
+                "  bootstrap_servers: embedded\n  embedded_partitions: {partitions}\n  offsets:\n    flush_interval: 1s"
+            ),
             "  url: embedded",
             &entry,
         );
         let config = parse(&text);
-        let backoff = Backoff { initial: Duration::from_millis(200), max: Duration::from_secs(2), reset_after: Duration::from_secs(60) };
+        let backoff = Backoff {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+            reset_after: Duration::from_secs(60),
+        };
         let runtime = Runtime::start_with(&config, plugins(), backoff).await.expect("runtime starts");
         let bootstrap = runtime.bootstrap_servers.clone();
         let registry_url = runtime.registry_url.clone();
@@ -157,7 +163,11 @@ impl Stack {
 
     /// Stops traffic, waits for every conversation to end, for the connector to have no gap
     /// left, and for the records to be acknowledged; then reads the topic back and verifies it.
-    pub async fn settle_and_verify(&self, from_ms: i64, settle_timeout: Duration) -> (VerifyReport, Vec<ObservedRecord>) {
+    pub async fn settle_and_verify(
+        &self,
+        from_ms: i64,
+        settle_timeout: Duration,
+    ) -> (VerifyReport, Vec<ObservedRecord>) {
         self.sim.pause_traffic(true);
         let to_ms = now_ms();
         self.wait_for("every conversation to end", settle_timeout, |s| {
