@@ -30,6 +30,8 @@ pub struct SocketSettings {
     pub max_frame_bytes: usize,
     /// Events buffered for the consumer before the socket gives up (`Overflow`).
     pub buffer: usize,
+    /// The connector's name, for metrics.
+    pub connector: String,
 }
 
 /// Something the socket saw, in arrival order.
@@ -304,7 +306,8 @@ impl Actor {
         match classify(text) {
             Inbound::Pong => {
                 if let Some(sent) = awaiting_pong.take() {
-                    metrics::histogram!("genesys_pong_rtt_seconds").record(sent.elapsed().as_secs_f64());
+                    metrics::histogram!("genesys_pong_rtt_seconds", "connector" => self.settings.connector.clone())
+                        .record(sent.elapsed().as_secs_f64());
                 }
                 *last_proof_ms = received_ms;
                 if let Some(healthy) = self.healthy.take() {

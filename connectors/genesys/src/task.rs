@@ -143,7 +143,7 @@ impl SourceTask for GenesysTask {
         let max_shards = config.channels.max_channels.saturating_sub(1).max(1);
         let plan = ShardPlan::new(wanted.iter().cloned(), config.channels.max_topics, max_shards).map_err(fatal)?;
         let (events_tx, mut events) = mpsc::channel::<ShardEvent>(8192);
-        let settings = shard_settings(&config);
+        let settings = shard_settings(&config, &name);
         let mut shards = Vec::new();
         for (index, queues) in plan.shards().iter().enumerate() {
             shards.push(spawn_shard(index, queues.clone(), &api, &auth, &settings, &events_tx, &stop, &name));
@@ -223,7 +223,7 @@ impl SourceTask for GenesysTask {
     }
 }
 
-fn shard_settings(config: &GenesysConfig) -> ShardSettings {
+fn shard_settings(config: &GenesysConfig, connector: &str) -> ShardSettings {
     let k = &config.keepalive;
     ShardSettings {
         socket: SocketSettings {
@@ -233,6 +233,7 @@ fn shard_settings(config: &GenesysConfig) -> ShardSettings {
             connect_timeout: k.connect_timeout.get(),
             max_frame_bytes: k.max_frame_bytes,
             buffer: 4096,
+            connector: connector.to_owned(),
         },
         verify_interval: k.verify_interval.get(),
         max_reuses: config.channels.max_reuses,

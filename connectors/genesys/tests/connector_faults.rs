@@ -257,3 +257,53 @@ async fn bad_credentials_fail_clearly_without_the_secret() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_token_rolls_channels_over_without_a_gap() {
+    bounded(LIMIT, async {
+        // Tokens live 300 protocol seconds (5 s real): refreshed at 80 %, channels follow.
+        let mut sim = sim_config(60.0, 2, 40.0);
+        sim.clients[0].token_lifetime = Duration::from_secs(300);
+        let mut h = Harness::start(sim, |c| c["backfill"]["enabled"] = json!(false)).await;
+        h.wait_for("a healthy channel", Duration::from_secs(10), healthy).await;
+        let from_ms = now_ms();
+        let first = h.channel_ids();
+        h.wait_for("two token rotations", Duration::from_secs(20), |h| rollovers(h) >= 2).await;
+        let to_ms = now_ms();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_ne!(h.channel_ids(), first, "the channel of the old token was replaced");
+        assert!(h.reconnects().is_empty(), "rotation is planned, not a reconnect: {:?}", h.reconnects());
+        assert!(h.sim.stats().tokens_issued >= 3, "tokens were refreshed: {:?}", h.sim.stats().tokens_issued);
+        let emitted: BTreeSet<String> =
+            h.records().iter().filter_map(|r| r["event_id"].as_str().map(str::to_owned)).collect();
+        let generated = generated_ids(&h, from_ms, to_ms);
+        let missing: Vec<_> = generated.difference(&emitted).collect();
+        assert!(missing.is_empty(), "{} of {} snapshots missing across rotations", missing.len(), generated.len());
+        assert!(h.stop().await.is_ok());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_topics_are_named_in_status_and_the_rest_is_covered() {
+    bounded(LIMIT, async {
+        let probe = genesys_cloud_sim::Simulator::start(sim_config(60.0, 3, 20.0)).await.expect("probe");
+        let forbidden = probe.queue_ids()[2].clone();
+        probe.shutdown().await;
+        let mut sim = sim_config(60.0, 3, 20.0);
+        sim.clients[0].forbidden_queue_ids = vec![forbidden.clone()];
+        let mut h = Harness::start(sim, |_| {}).await;
+        h.wait_for("a healthy channel", Duration::from_secs(10), |h| !h.channel_ids().is_empty()).await;
+        h.wait_for("the rejection in status", Duration::from_secs(10), |h| {
+            h.status().detail["channels"][0]["rejected"].as_array().is_some_and(|r| !r.is_empty())
+        })
+        .await;
+        let rejected = h.status().detail["channels"][0]["rejected"][0].clone();
+        assert_eq!(rejected["id"], json!(format!("v2.routing.queues.{forbidden}.conversations")), "{rejected}");
+        assert!(rejected["missing_permissions"].as_array().is_some_and(|p| !p.is_empty()), "{rejected}");
+        let topics = h.status().detail["channels"][0]["topics"].as_u64();
+        assert_eq!(topics, Some(2), "the permitted queues are covered");
+        assert!(h.stop().await.is_ok());
+    })
+    .await;
+}
