@@ -179,6 +179,9 @@ impl Worker {
                         _ = stop.cancelled() => return,
                         step = self.step(&mut batch) => step,
                     };
+                    if step.is_ok() {
+                        self.with_progress(|p| p.last_error = None);
+                    }
                     match step {
                         Ok(true) => {
                             if self.finish(batch).await.is_err() { return; }
@@ -261,6 +264,15 @@ impl Worker {
                 Ok(false)
             }
             Phase::AwaitingLake => {
+                let waited = batch.lake_since.map_or(Duration::ZERO, |t| t.elapsed());
+                if waited >= self.settings.lake_max_wait.get() {
+                    self.with_progress(|p| p.closed_without_proof += 1);
+                    tracing::error!(
+                        connector = %self.connector, from_ms = batch.from_ms, to_ms = batch.to_ms, waited = ?waited,
+                        "the data lake never covered the window within backfill.lake_max_wait; closing it on the quick passes alone"
+                    );
+                    return Ok(true);
+                }
                 let available = self.api.data_availability().await.map_err(|e| StepError::Rest(e.to_string()))?;
                 if available >= batch.to_ms {
                     self.lake_pass(batch).await?;

@@ -225,6 +225,9 @@ pub struct BackfillSettings {
     /// Confirm each window with an async details job once `dataAvailabilityDate` passes its end
     /// (the data lake is complete there); the watermark moves past a gap only then.
     pub confirm_with_jobs: bool,
+    /// Waiting longer than this for the data lake closes a window on the quick passes alone (an
+    /// error is logged and counted).
+    pub lake_max_wait: Duration,
 }
 
 impl Default for BackfillSettings {
@@ -239,6 +242,7 @@ impl Default for BackfillSettings {
             settle: Duration::from_secs(60),
             max_wait: Duration::from_secs(1800),
             confirm_with_jobs: true,
+            lake_max_wait: Duration::from_secs(6 * 3600),
         }
     }
 }

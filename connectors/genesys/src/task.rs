@@ -569,12 +569,16 @@ impl Run {
             "progress": progress,
             "counts": self.counts,
         }));
-        // Pending gaps are normal work (shown in the detail); a queue without coverage is not.
+        // Pending gaps are normal work (shown in the detail); a queue without coverage, or a
+        // backfill that keeps failing, is not.
         let uncovered = self.coverage.view().iter().filter(|q| !q.covered).count();
-        if uncovered == 0 {
-            self.ctx.status().set_health(Health::Healthy);
-        } else if open > 0 || channels.iter().any(|c| c.last_death.is_some()) {
+        let backfill_error = self.backfill_status.lock().ok().and_then(|b| b.last_error.clone());
+        if uncovered > 0 && (open > 0 || channels.iter().any(|c| c.last_death.is_some())) {
             self.ctx.status().set_health(Health::Degraded(format!("{uncovered} queue(s) without coverage")));
+        } else if let Some(error) = backfill_error {
+            self.ctx.status().set_health(Health::Degraded(format!("backfill failing: {error}")));
+        } else if uncovered == 0 {
+            self.ctx.status().set_health(Health::Healthy);
         }
     }
 }
