@@ -273,7 +273,13 @@ impl Worker {
                     );
                     return Ok(true);
                 }
-                let available = self.api.data_availability().await.map_err(|e| StepError::Rest(e.to_string()))?;
+                let available = match self.api.data_availability().await {
+                    Ok(available) => available,
+                    // An org (or a proxy) without the jobs API, or a client without its
+                    // permission: the quick passes are all there is.
+                    Err(e) if e.is_not_found() || e.is_fatal() => return Ok(self.no_lake(batch, &e.to_string())),
+                    Err(e) => return Err(StepError::Rest(e.to_string())),
+                };
                 if available >= batch.to_ms {
                     self.lake_pass(batch).await?;
                     return Ok(true);
@@ -282,6 +288,16 @@ impl Worker {
                 Ok(false)
             }
         }
+    }
+
+    /// Closes a batch without the data lake's confirmation; always `true` (done).
+    fn no_lake(&self, batch: &Batch, why: &str) -> bool {
+        self.with_progress(|p| p.closed_without_proof += 1);
+        tracing::warn!(
+            connector = %self.connector, from_ms = batch.from_ms, to_ms = batch.to_ms, reason = why,
+            "the data-lake confirmation is unavailable; the window is closed on the quick passes"
+        );
+        true
     }
 
     fn retry_delay(&self, passes: u32) -> Duration {
@@ -305,7 +321,10 @@ impl Worker {
             match self.api.get_conversation(&conversation).await {
                 Ok(Some(row)) => self.emit(batch, queue_id, row, BackfillApi::ConversationsGet).await?,
                 Ok(None) => {}
-                Err(e) if e.is_fatal() => return Err(StepError::Rest(e.to_string())),
+                Err(e) if e.is_fatal() => {
+                    tracing::warn!(connector = %self.connector, error = %e, "cannot re-check open conversations by id; the queries below still cover them when they ended in the window");
+                    return Ok(());
+                }
                 Err(e) => {
                     // Put it back for the next attempt.
                     batch.open.push((queue_id, conversation));
@@ -356,7 +375,14 @@ impl Worker {
     async fn lake_pass(&mut self, batch: &mut Batch) -> Result<(), StepError> {
         let rest = |e: crate::rest::RestError| StepError::Rest(e.to_string());
         let query = JobQuery::new(batch.from_ms, batch.to_ms, batch.queues.iter().cloned());
-        let job = self.api.create_details_job(&query).await.map_err(rest)?;
+        let job = match self.api.create_details_job(&query).await {
+            Ok(job) => job,
+            Err(e) if e.is_not_found() || e.is_fatal() => {
+                self.no_lake(batch, &e.to_string());
+                return Ok(());
+            }
+            Err(e) => return Err(rest(e)),
+        };
         self.with_progress(|p| p.jobs += 1);
         let deadline = Instant::now() + self.settings.max_wait.get();
         let mut poll = Duration::from_millis(200);
