@@ -266,14 +266,12 @@ impl Shard {
                     (since, ending.death.cause(), ending.death.to_string(), ending.detected_ms, detection)
                 }
                 End::Invalid { detail } => {
+                    // Pongs went on proving the socket while the channel was dead: the channel
+                    // was last known good at its last successful check, so detection counts
+                    // from there, as coverage does.
                     let now = now_ms();
-                    (
-                        live.last_verified_ms.min(live.last_proof_ms),
-                        "channel_invalid",
-                        detail,
-                        now,
-                        now - live.last_proof_ms,
-                    )
+                    let since = live.last_verified_ms.min(live.last_proof_ms);
+                    (since, "channel_invalid", detail, now, now - since)
                 }
             };
             live.socket.close();
