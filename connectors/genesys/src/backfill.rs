@@ -21,7 +21,7 @@
 //! it (after the records above, so Kafka acknowledges them first). Everything goes through the
 //! tenant's REST budget.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,7 @@ pub enum BackfillOutput {
 #[derive(Debug, Default)]
 pub struct Sentinels {
     recent: VecDeque<(String, i64)>,
+    known: HashSet<String>,
 }
 
 impl Sentinels {
@@ -70,12 +71,15 @@ impl Sentinels {
 
     pub fn saw(&mut self, event: &ConversationEvent) {
         let Some(start) = event.conversation_start_ms else { return };
-        if self.recent.iter().any(|(id, _)| id == event.conversation_id()) {
+        if self.known.contains(event.conversation_id()) {
             return;
         }
-        if self.recent.len() == Self::KEEP {
-            self.recent.pop_front();
+        if self.recent.len() == Self::KEEP
+            && let Some((oldest, _)) = self.recent.pop_front()
+        {
+            self.known.remove(&oldest);
         }
+        self.known.insert(event.conversation_id().to_owned());
         self.recent.push_back((event.conversation_id().to_owned(), start));
     }
 
