@@ -120,6 +120,9 @@ async fn soak() {
     entry["keepalive"] =
         json!({"ping_interval": "1s", "pong_timeout": "2s", "watchdog": "5s", "verify_interval": "5s"});
     entry["backfill"] = json!({"safety_margin": "10s", "settle": "10s", "max_wait": "10m"});
+    // The duplicate gate's memory is bounded by its TTLs; shorter ones than the defaults (6 h) let
+    // an hour show the plateau (the data lake lags one protocol hour, 2.5 real minutes, here).
+    entry["dedup"] = json!({"event_ttl": "10m", "conversation_ttl": "10m"});
     let text = format!(
         "schemas_dir: {}\n{}",
         schemas.display(),

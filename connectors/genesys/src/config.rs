@@ -56,6 +56,8 @@ pub struct GenesysConfig {
     pub rest: RestSettings,
     #[serde(default)]
     pub backfill: BackfillSettings,
+    #[serde(default)]
+    pub dedup: DedupSettings,
     /// The simulated org's own config (see the simulator's README) for `environment: simulator`.
     #[serde(default)]
     pub simulator: Option<serde_json::Value>,
@@ -243,6 +245,33 @@ impl Default for BackfillSettings {
             max_wait: Duration::from_secs(1800),
             confirm_with_jobs: true,
             lake_max_wait: Duration::from_secs(6 * 3600),
+        }
+    }
+}
+
+/// What the connector remembers to suppress repeats and stale states (bounded memory: about 100
+/// bytes per event id and 300 per conversation at most).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DedupSettings {
+    /// Event ids remembered, at most.
+    pub event_capacity: usize,
+    /// How long an event id is remembered: longer than a channel overlap and a backfill's passes.
+    pub event_ttl: Duration,
+    /// Conversations whose newest state is remembered, at most.
+    pub conversation_capacity: usize,
+    /// How long an ended conversation's state is remembered: longer than the analytics delay,
+    /// including the data-lake confirmation, so that a late backfilled row is recognised as stale.
+    pub conversation_ttl: Duration,
+}
+
+impl Default for DedupSettings {
+    fn default() -> Self {
+        Self {
+            event_capacity: 200_000,
+            event_ttl: Duration::from_secs(6 * 3600),
+            conversation_capacity: 100_000,
+            conversation_ttl: Duration::from_secs(6 * 3600),
         }
     }
 }

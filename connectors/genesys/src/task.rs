@@ -173,7 +173,12 @@ impl SourceTask for GenesysTask {
             topic: config.topic.as_str().into(),
             schema: SCHEMA_NAME.into(),
             coverage,
-            gate: Gate::new(GateConfig::default()),
+            gate: Gate::new(GateConfig {
+                event_capacity: config.dedup.event_capacity,
+                event_max_age_ms: config.dedup.event_ttl.get().as_millis() as i64,
+                conversation_capacity: config.dedup.conversation_capacity,
+                ended_ttl_ms: config.dedup.conversation_ttl.get().as_millis() as i64,
+            }),
             partitions,
             shards,
             plan,
@@ -394,7 +399,13 @@ impl Run {
                     other => record::from_analytics(&self.tenant, &queue_id, &row, other, received_ms),
                 };
                 match mapped {
-                    Ok(event) => self.emit(&queue_id, event, true).await,
+                    Ok(event) => {
+                        // A conversation that ended during a gap is no longer open.
+                        if event.is_ended() {
+                            self.track_open(&queue_id, &event);
+                        }
+                        self.emit(&queue_id, event, true).await
+                    }
                     Err(e) => {
                         self.counts.bad_bodies += 1;
                         tracing::warn!(connector = %self.name, queue = %queue_id, error = %e, "backfilled conversation not understood; ignored");
@@ -505,6 +516,7 @@ impl Run {
     }
 
     fn publish_status(&mut self) {
+        self.gate.expire(now_ms());
         let channels: Vec<ShardStatus> =
             self.shards.iter().map(|s| s.status.lock().unwrap_or_else(|e| e.into_inner()).clone()).collect();
         let open = channels.iter().filter(|c| c.state == "healthy").count();
