@@ -37,6 +37,10 @@ use tributary::offsets::AckTracker;
 use tributary::plugins::Plugins;
 use tributary::runtime::Runtime;
 
+/// The binary's allocator, for both sides (it is process-wide).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SEED: u64 = 1;
 const RECORD_BYTES: usize = 500;
 const POOL: usize = 10_000;
@@ -162,7 +166,7 @@ async fn payloads() -> Payloads {
     let mut out = Vec::with_capacity(POOL);
     for seq in 0..POOL as u64 {
         let record = DatagenRecord::generate(SEED, 0, seq, &pool);
-        let (key, ts) = (record.customer_key().into_bytes(), record.event_time);
+        let (key, ts) = (record.key_bytes(), record.event_time);
         let mut value = Vec::new();
         encoder.encode_value(&RecordValue::new(schema.clone(), record), "bench.raw", &mut value).expect("encoded");
         out.push((key, value, ts));

@@ -19,6 +19,9 @@ use tributary::validate::validate_file;
 
 mod cli;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "tributary", version, about = "A Kafka Connect-style source-connector runtime")]
 struct Cli {

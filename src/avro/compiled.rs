@@ -3,6 +3,11 @@
 //! apache-avro's `GenericDatumWriter`/`GenericDatumReader` borrow their schema and resolve its
 //! named types when built; building one per record is what makes naive encoders slow. Each cell
 //! here owns the schema and keeps the writer (or reader) that borrows it.
+//!
+//! Record values are written by [`FastWriter`] (serde_avro_fast), which writes the same bytes as
+//! apache-avro's schema-aware serde writer for the same value and schema (tests compare the two
+//! byte for byte) at about a third of the cost; apache-avro's [`CompiledWriter`] remains for a
+//! schema that serde_avro_fast cannot parse.
 
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
@@ -37,13 +42,31 @@ impl CompiledWriter {
         WriterCell::try_new(schema, |schema| GenericDatumWriter::builder(schema).human_readable(true).build()).map(Self)
     }
 
-    pub fn schema(&self) -> &Schema {
-        self.0.borrow_owner()
-    }
-
     /// Appends the Avro binary encoding of `value` to `out`, through serde (no `Value` tree).
     pub fn write<T: Serialize + ?Sized>(&self, out: &mut Vec<u8>, value: &T) -> AvroResult<usize> {
         self.0.borrow_dependent().write_ser(out, &value)
+    }
+}
+
+/// A self-contained schema parsed by serde_avro_fast, whose serializer walks it directly: the
+/// writer of record values.
+pub(crate) struct FastWriter {
+    schema: serde_avro_fast::Schema,
+}
+
+impl FastWriter {
+    /// `json` is a self-contained schema text (named types defined where first used).
+    pub fn new(json: &str) -> Result<Self, String> {
+        json.parse().map(|schema| Self { schema }).map_err(|e: serde_avro_fast::schema::SchemaError| e.to_string())
+    }
+
+    /// Appends the Avro binary encoding of `value` to `out`; on error, `out` may hold part of it.
+    pub fn write<T: Serialize + ?Sized>(&self, out: &mut Vec<u8>, value: &T) -> Result<(), String> {
+        // The config only holds buffers for struct fields serialized out of schema order; for a
+        // body whose fields come in order (derived `Serialize` of a struct that follows the
+        // schema) it stays empty and costs nothing to make.
+        let mut config = serde_avro_fast::ser::SerializerConfig::new(&self.schema);
+        serde_avro_fast::to_datum(value, out, &mut config).map(drop).map_err(|e| e.to_string())
     }
 }
 

@@ -63,9 +63,57 @@ struct Inner {
 /// topic → schema full name → id and schema.
 type PreparedByTopic = HashMap<Arc<str>, HashMap<Arc<str>, Prepared>>;
 
-struct Prepared {
+/// One prepared `(topic, schema)` pair: its schema id and its writer.
+///
+/// Got from [`Encoder::prepared`], it encodes without the encoder's lookups (a lock and two hash
+/// look-ups per record), for a loop that encodes many records of the same pair.
+#[derive(Clone)]
+pub struct Prepared {
+    topic: Arc<str>,
+    schema_name: Arc<str>,
     id: u32,
     schema: Arc<LoadedSchema>,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("topic", &self.topic)
+            .field("schema", &self.schema_name)
+            .field("id", &self.id)
+            .finish()
+    }
+}
+
+impl Prepared {
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Full name of the schema.
+    pub fn schema(&self) -> &str {
+        &self.schema_name
+    }
+
+    /// The schema id in the registry.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Appends the Confluent-framed encoding of `body` to `out`. On error `out` is left as it was.
+    pub fn encode<T: Serialize + ?Sized>(&self, body: &T, out: &mut Vec<u8>) -> Result<(), AvroError> {
+        let start = out.len();
+        wire::write_header(out, self.id);
+        if let Err(message) = self.schema.write(out, body) {
+            out.truncate(start);
+            return Err(AvroError::Encode {
+                topic: self.topic.to_string(),
+                schema: self.schema_name.to_string(),
+                message,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Debug for Encoder {
@@ -129,14 +177,21 @@ impl Encoder {
         };
         tracing::info!(%topic, %subject, %schema, id, "avro schema ready");
         let mut prepared = self.inner.prepared.write().unwrap_or_else(PoisonError::into_inner);
-        prepared.entry(Arc::from(topic)).or_default().insert(Arc::from(schema), Prepared { id, schema: loaded });
+        let (topic, schema_name): (Arc<str>, Arc<str>) = (topic.into(), schema.into());
+        let entry = Prepared { topic: topic.clone(), schema_name: schema_name.clone(), id, schema: loaded };
+        prepared.entry(topic).or_default().insert(schema_name, entry);
         Ok(id)
     }
 
     /// The cached schema id of `(topic, schema)`, if prepared.
     pub fn schema_id(&self, topic: &str, schema: &str) -> Option<u32> {
+        self.prepared(topic, schema).map(|p| p.id)
+    }
+
+    /// `(topic, schema)`, if prepared: encodes records of that pair without further look-ups.
+    pub fn prepared(&self, topic: &str, schema: &str) -> Option<Prepared> {
         let prepared = self.inner.prepared.read().unwrap_or_else(PoisonError::into_inner);
-        prepared.get(topic).and_then(|by_schema| by_schema.get(schema)).map(|p| p.id)
+        prepared.get(topic).and_then(|by_schema| by_schema.get(schema)).cloned()
     }
 
     /// Appends the Confluent-framed encoding of `value` for `topic` to `out`.
@@ -170,16 +225,6 @@ impl Encoder {
         let Some(entry) = prepared.get(topic).and_then(|by_schema| by_schema.get(schema)) else {
             return Err(AvroError::NotPrepared { topic: topic.to_owned(), schema: schema.to_owned() });
         };
-        let start = out.len();
-        wire::write_header(out, entry.id);
-        if let Err(e) = entry.schema.writer().write(out, body) {
-            out.truncate(start);
-            return Err(AvroError::Encode {
-                topic: topic.to_owned(),
-                schema: schema.to_owned(),
-                message: e.to_string(),
-            });
-        }
-        Ok(())
+        entry.encode(body, out)
     }
 }

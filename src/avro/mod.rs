@@ -17,10 +17,12 @@ mod subject;
 pub mod wire;
 
 pub use decoder::Decoder;
-pub use encoder::{Encoder, EncoderOptions};
+pub use encoder::{Encoder, EncoderOptions, Prepared};
 pub use error::{AvroError, SchemaError};
 pub use schemas::{LoadedSchema, Schemas};
 pub use subject::{SubjectNameStrategy, UnknownStrategy};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod writer_equivalence;

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use apache_avro::Schema;
 use serde_json::Value as Json;
 
-use super::compiled::CompiledWriter;
+use serde::Serialize;
+
+use super::compiled::{CompiledWriter, FastWriter};
 use super::error::SchemaError;
 
 /// One loaded schema: a named type, its self-contained JSON text and its writer.
@@ -17,7 +19,15 @@ pub struct LoadedSchema {
     full_name: Arc<str>,
     source: PathBuf,
     canonical: Arc<str>,
-    writer: CompiledWriter,
+    schema: Schema,
+    writer: ValueWriter,
+}
+
+/// How values of a schema are written, built once at load time.
+enum ValueWriter {
+    Fast(FastWriter),
+    /// For a schema that serde_avro_fast does not parse; same bytes, slower.
+    Apache(CompiledWriter),
 }
 
 impl LoadedSchema {
@@ -39,11 +49,21 @@ impl LoadedSchema {
     }
 
     pub fn schema(&self) -> &Schema {
-        self.writer.schema()
+        &self.schema
     }
 
-    pub(crate) fn writer(&self) -> &CompiledWriter {
-        &self.writer
+    /// Appends the Avro binary encoding of `value` to `out`; on error, `out` may hold part of it.
+    pub(crate) fn write<T: Serialize + ?Sized>(&self, out: &mut Vec<u8>, value: &T) -> Result<(), String> {
+        match &self.writer {
+            ValueWriter::Fast(writer) => writer.write(out, value),
+            ValueWriter::Apache(writer) => writer.write(out, value).map(drop).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Whether values are written by serde_avro_fast (else by apache-avro).
+    #[cfg(test)]
+    pub(crate) fn writes_fast(&self) -> bool {
+        matches!(self.writer, ValueWriter::Fast(_))
     }
 }
 
@@ -232,8 +252,20 @@ fn compile(source: &Source, schema: &Schema, all: &[Schema]) -> Result<LoadedSch
     // The registry parses the text on its own: make sure that works before anything is sent.
     Schema::parse_str(&canonical).map_err(|e| invalid(format!("its self-contained form does not parse: {e}")))?;
     let full_name = standalone.name().map(|n| n.fullname(None)).unwrap_or_else(|| source.full_name.clone());
-    let writer = CompiledWriter::new(standalone).map_err(|e| invalid(e.to_string()))?;
-    Ok(LoadedSchema { full_name: full_name.into(), source: source.file.clone(), canonical: canonical.into(), writer })
+    let writer = match FastWriter::new(&canonical) {
+        Ok(fast) => ValueWriter::Fast(fast),
+        Err(error) => {
+            tracing::debug!(schema = %full_name, %error, "serde_avro_fast cannot parse the schema; apache-avro writes it");
+            ValueWriter::Apache(CompiledWriter::new(standalone.clone()).map_err(|e| invalid(e.to_string()))?)
+        }
+    };
+    Ok(LoadedSchema {
+        full_name: full_name.into(),
+        source: source.file.clone(),
+        canonical: canonical.into(),
+        schema: standalone,
+        writer,
+    })
 }
 
 #[cfg(test)]

@@ -208,3 +208,20 @@ fn encoder_decoder_and_schemas_can_be_shared_across_tasks() {
     shareable::<Schemas>();
     shareable::<RegistryClient>();
 }
+
+#[tokio::test]
+async fn a_prepared_pair_encodes_as_the_encoder_does() {
+    let s = setup().await;
+    let encoder = Encoder::new(s.client.clone(), s.schemas.clone(), EncoderOptions::default());
+    assert!(encoder.prepared("t", "test.avro.Tiny").is_none(), "not prepared yet");
+    let id = encoder.prepare("t", "test.avro.Tiny").await.expect("prepared");
+    let prepared = encoder.prepared("t", "test.avro.Tiny").expect("now prepared");
+    assert_eq!((prepared.topic(), prepared.schema(), prepared.id()), ("t", "test.avro.Tiny", id));
+    let (mut direct, mut through) = (vec![7], vec![7]);
+    encoder.encode("t", "test.avro.Tiny", &Tiny { id: "z", n: 300 }, &mut direct).expect("encoded");
+    prepared.encode(&Tiny { id: "z", n: 300 }, &mut through).expect("encoded");
+    assert_eq!(direct, through);
+    let err = prepared.encode(&json!({"id": 5}), &mut through).expect_err("wrong shape");
+    assert!(err.to_string().starts_with("record for topic `t` does not match schema `test.avro.Tiny`: "), "{err}");
+    assert_eq!(direct, through, "left as it was");
+}

@@ -15,7 +15,7 @@ use crate::api::{
     ConfigIssue, Connector, ConnectorContext, ConnectorError, Output, RecordValue, SourceOffset, SourcePartition,
     SourceRecord, SourceTask, TaskContext, TaskError, async_trait,
 };
-pub use record::{DatagenRecord, FillerPool, SCHEMA};
+pub use record::{DatagenRecord, FillerPool, SCHEMA, Short};
 
 /// `class: datagen` config.
 #[derive(Debug, Clone, Deserialize)]
@@ -138,7 +138,7 @@ impl SourceTask for Generator {
                 partition: partition.clone(),
                 offset: SourceOffset::single_i64("seq", seq as i64),
                 topic: self.topic.clone(),
-                key: Some(body.customer_key().into_bytes()),
+                key: Some(body.key_bytes()),
                 timestamp_ms: Some(body.event_time),
                 value: RecordValue::new(schema.clone(), body),
                 headers: Vec::new(),

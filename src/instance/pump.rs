@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 use crate::api::{Emit, TaskError};
-use crate::avro::Encoder;
+use crate::avro::{Encoder, Prepared};
 use crate::kafka::{Delivery, InstanceProducer, Outgoing};
 use crate::offsets::AckTracker;
 
@@ -30,6 +30,28 @@ impl PumpMetrics {
     }
 }
 
+/// Records and bytes produced, added to the counters when dropped.
+struct Counted<'a> {
+    metrics: &'a PumpMetrics,
+    records: u64,
+    bytes: u64,
+}
+
+impl<'a> Counted<'a> {
+    fn new(metrics: &'a PumpMetrics) -> Self {
+        Self { metrics, records: 0, bytes: 0 }
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if self.records > 0 {
+            self.metrics.records.increment(self.records);
+            self.metrics.bytes.increment(self.bytes);
+        }
+    }
+}
+
 /// Runs until every sender is gone and the channel is empty, or a record cannot be produced.
 /// While `paused` is true it takes nothing, so tasks feel back-pressure.
 pub async fn pump(
@@ -42,6 +64,9 @@ pub async fn pump(
 ) -> Result<(), TaskError> {
     let mut batch = Vec::with_capacity(BATCH);
     let mut buf = Vec::with_capacity(1024);
+    // The writer of the last record's (topic, schema): records come with clones of the same
+    // `Arc`s, so one pointer comparison each usually finds it.
+    let mut last: Option<(Arc<str>, Arc<str>, Prepared)> = None;
     loop {
         if *paused.borrow() && paused.wait_for(|p| !*p).await.is_err() {
             return Ok(());
@@ -51,11 +76,28 @@ pub async fn pump(
         }
         // One clock read per batch, not per record: the ack latency it starts is in milliseconds.
         let sent = Instant::now();
+        // Counted per batch (a shared atomic each): also for the records sent before a failure.
+        let mut counted = Counted::new(&metrics);
         for emit in batch.drain(..) {
             match emit {
                 Emit::Record(record) => {
                     buf.clear();
-                    encoder.encode_value(&record.value, &record.topic, &mut buf).map_err(|e| {
+                    let encoded = match &last {
+                        Some((topic, schema, writer))
+                            if Arc::ptr_eq(topic, &record.topic) && Arc::ptr_eq(schema, &record.value.schema) =>
+                        {
+                            writer.encode(&record.value.body, &mut buf)
+                        }
+                        _ => match encoder.prepared(&record.topic, &record.value.schema) {
+                            Some(writer) => {
+                                let encoded = writer.encode(&record.value.body, &mut buf);
+                                last = Some((record.topic.clone(), record.value.schema.clone(), writer));
+                                encoded
+                            }
+                            None => encoder.encode_value(&record.value, &record.topic, &mut buf),
+                        },
+                    };
+                    encoded.map_err(|e| {
                         TaskError::Fatal(format!("cannot encode a record for topic `{}`: {e}", record.topic))
                     })?;
                     let ticket = tracker.submit(&record.partition, record.offset);
@@ -71,8 +113,8 @@ pub async fn pump(
                         tracker.fail(ticket);
                         return Err(e.into());
                     }
-                    metrics.records.increment(1);
-                    metrics.bytes.increment(buf.len() as u64);
+                    counted.records += 1;
+                    counted.bytes += buf.len() as u64;
                 }
                 Emit::Offset { partition, offset } => tracker.submit_offset(&partition, offset),
             }

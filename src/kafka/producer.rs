@@ -8,6 +8,7 @@
 //! fails is permanent: the instance stops with the reason, and its offsets never move past the
 //! failed record.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -124,6 +125,8 @@ impl CommitBatch {
 pub struct DeliveryContext {
     tracker: Arc<AckTracker>,
     failure: watch::Sender<Option<ProduceError>>,
+    /// Set once `failure` holds an error: checked before every send, without taking its lock.
+    failed: AtomicBool,
     delivered: Notify,
     connector: Arc<str>,
     ack_latency: metrics::Histogram,
@@ -140,6 +143,7 @@ impl DeliveryContext {
             *failure = Some(error);
             true
         });
+        self.failed.store(true, Ordering::Release);
         self.delivered.notify_one();
     }
 }
@@ -212,6 +216,7 @@ impl InstanceProducer {
         let context = DeliveryContext {
             tracker,
             failure: watch::Sender::new(None),
+            failed: AtomicBool::new(false),
             delivered: Notify::new(),
             ack_latency: metrics::histogram!("tributary_ack_latency_seconds", "connector" => label.clone()),
             produce_errors: metrics::counter!("tributary_produce_errors_total", "connector" => label),
@@ -230,6 +235,9 @@ impl InstanceProducer {
 
     /// The first permanent failure seen, if any.
     pub fn failure(&self) -> Option<ProduceError> {
+        if !self.producer.context().failed.load(Ordering::Acquire) {
+            return None;
+        }
         self.producer.context().failure.borrow().clone()
     }
 

@@ -122,8 +122,39 @@ impl fmt::Display for SourcePartition {
 pub struct SourceOffset(Arc<OffsetInner>);
 
 enum OffsetInner {
-    Single { field: Box<str>, value: Value, map: OnceLock<Map<String, Value>> },
+    Single { field: FieldName, value: Value, map: OnceLock<Map<String, Value>> },
     Map(Map<String, Value>),
+}
+
+/// The field name of a one-field offset: inline when it is short, as field names usually are, so
+/// that making an offset for every record allocates only the offset itself.
+#[derive(PartialEq, Eq)]
+enum FieldName {
+    Inline { len: u8, bytes: [u8; FieldName::INLINE] },
+    Heap(Box<str>),
+}
+
+impl FieldName {
+    const INLINE: usize = 22;
+
+    fn new(name: &str) -> Self {
+        // A name has one form (inline exactly when it fits), so the derived equality holds.
+        if name.len() <= Self::INLINE {
+            let mut bytes = [0; Self::INLINE];
+            bytes[..name.len()].copy_from_slice(name.as_bytes());
+            Self::Inline { len: name.len() as u8, bytes }
+        } else {
+            Self::Heap(name.into())
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied whole from a `str`, so always UTF-8.
+            Self::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            Self::Heap(name) => name,
+        }
+    }
 }
 
 impl SourceOffset {
@@ -132,7 +163,7 @@ impl SourceOffset {
         if map.len() == 1
             && let Some((field, value)) = map.iter().next()
         {
-            let (field, value) = (field.as_str().into(), value.clone());
+            let (field, value) = (FieldName::new(field), value.clone());
             return Ok(Self(Arc::new(OffsetInner::Single { field, value, map: OnceLock::from(map) })));
         }
         Ok(Self(Arc::new(OffsetInner::Map(map))))
@@ -140,14 +171,18 @@ impl SourceOffset {
 
     /// An offset with one integer field, the common case.
     pub fn single_i64(field: &str, value: i64) -> Self {
-        Self(Arc::new(OffsetInner::Single { field: field.into(), value: Value::from(value), map: OnceLock::new() }))
+        Self(Arc::new(OffsetInner::Single {
+            field: FieldName::new(field),
+            value: Value::from(value),
+            map: OnceLock::new(),
+        }))
     }
 
     pub fn as_map(&self) -> &Map<String, Value> {
         match &*self.0 {
             OffsetInner::Single { field, value, map } => map.get_or_init(|| {
                 let mut map = Map::new();
-                map.insert(field.to_string(), value.clone());
+                map.insert(field.as_str().to_owned(), value.clone());
                 map
             }),
             OffsetInner::Map(map) => map,
@@ -156,7 +191,7 @@ impl SourceOffset {
 
     pub fn get_i64(&self, field: &str) -> Option<i64> {
         match &*self.0 {
-            OffsetInner::Single { field: f, value, .. } => (**f == *field).then(|| value.as_i64()).flatten(),
+            OffsetInner::Single { field: f, value, .. } => (f.as_str() == field).then(|| value.as_i64()).flatten(),
             OffsetInner::Map(map) => map.get(field).and_then(Value::as_i64),
         }
     }
@@ -277,5 +312,17 @@ mod tests {
         assert_eq!(format!("{single:?}"), r#"{"seq":7}"#);
         assert_eq!((single.get_i64("seq"), single.get_i64("pos")), (Some(7), None));
         assert_eq!((two.get_i64("epoch"), two.get_i64("nope")), (Some(1), None));
+    }
+
+    #[test]
+    fn long_and_short_field_names_behave_alike() {
+        for name in ["", "seq", "watermark_ms", &"é".repeat(11), &"x".repeat(22), &"x".repeat(23), &"y".repeat(300)] {
+            let single = SourceOffset::single_i64(name, -3);
+            let read = SourceOffset::new(json!({ name: -3 }).as_object().cloned().unwrap_or_default()).expect("flat");
+            assert_eq!(single, read, "{name}");
+            assert_eq!(single.get_i64(name), Some(-3), "{name}");
+            assert_eq!(single.as_map(), read.as_map(), "{name}");
+            assert_ne!(single, SourceOffset::single_i64(&format!("{name}_"), -3), "{name}");
+        }
     }
 }
