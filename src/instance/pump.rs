@@ -64,9 +64,11 @@ pub async fn pump(
 ) -> Result<(), TaskError> {
     let mut batch = Vec::with_capacity(BATCH);
     let mut buf = Vec::with_capacity(1024);
-    // The writer of the last record's (topic, schema): records come with clones of the same
-    // `Arc`s, so one pointer comparison each usually finds it.
+    // The writer of the last record's (topic, schema). Records usually come with clones of the
+    // same `Arc`s (one pointer comparison each), or at least the same names (tasks of one
+    // connector holding their own `Arc`s): either way no look-up.
     let mut last: Option<(Arc<str>, Arc<str>, Prepared)> = None;
+    let same = |a: &Arc<str>, b: &Arc<str>| Arc::ptr_eq(a, b) || a == b;
     loop {
         if *paused.borrow() && paused.wait_for(|p| !*p).await.is_err() {
             return Ok(());
@@ -84,7 +86,7 @@ pub async fn pump(
                     buf.clear();
                     let encoded = match &last {
                         Some((topic, schema, writer))
-                            if Arc::ptr_eq(topic, &record.topic) && Arc::ptr_eq(schema, &record.value.schema) =>
+                            if same(topic, &record.topic) && same(schema, &record.value.schema) =>
                         {
                             writer.encode(&record.value.body, &mut buf)
                         }
