@@ -34,23 +34,18 @@ struct Options {
 
 fn options() -> Options {
     let mut o = Options { budget: 240, page_size: 100, conversations: 2000, queues: 20, jobs: false };
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let value = args.get(i + 1).cloned().unwrap_or_default();
-        match args[i].as_str() {
-            "--budget" => o.budget = value.parse().unwrap_or(o.budget),
-            "--page-size" => o.page_size = value.parse().unwrap_or(o.page_size),
-            "--conversations" => o.conversations = value.parse().unwrap_or(o.conversations),
-            "--queues" => o.queues = value.parse().unwrap_or(o.queues),
-            "--jobs" => {
-                o.jobs = true;
-                i -= 1;
-            }
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut number = |default: u64| args.next().and_then(|v| v.parse().ok()).unwrap_or(default);
+        match arg.as_str() {
+            "--budget" => o.budget = number(o.budget.into()).try_into().unwrap_or(o.budget),
+            "--page-size" => o.page_size = number(o.page_size.into()).try_into().unwrap_or(o.page_size),
+            "--conversations" => o.conversations = number(o.conversations),
+            "--queues" => o.queues = number(o.queues as u64).try_into().unwrap_or(o.queues),
+            "--jobs" => o.jobs = true,
             // `cargo bench` passes `--bench`; `cargo test` runs this as a smoke test.
-            _ => i -= 1,
+            _ => {}
         }
-        i += 2;
     }
     if std::env::args().any(|a| a == "--test" || a == "--list") || !std::env::args().any(|a| a == "--bench") {
         o.conversations = o.conversations.min(100);
