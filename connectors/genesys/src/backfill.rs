@@ -351,12 +351,21 @@ impl Worker {
                     DetailsQuery::new(start, end).queues(queues.iter().cloned()).page(self.settings.page_size, page);
                 let result = self.api.details_query(&query).await.map_err(|e| StepError::Rest(e.to_string()))?;
                 let n = result.conversations.len();
+                // Rows come in conversationStart order, and the query's interval selects whole
+                // UTC days: once a page reaches past the chunk, later pages hold only
+                // conversations that started after it (live traffic, which may outgrow any
+                // request budget), so paging stops there.
+                let past_chunk = result
+                    .conversations
+                    .last()
+                    .and_then(|row| row.get("conversationStart")?.as_str().and_then(parse_ms))
+                    .is_some_and(|start_ms| start_ms >= end);
                 for row in result.conversations {
                     if let Some(queue) = touched(&row, &batch.queues, batch.from_ms, batch.to_ms) {
                         self.emit(batch, queue, row, BackfillApi::AnalyticsQuery).await?;
                     }
                 }
-                if n < self.settings.page_size as usize {
+                if n < self.settings.page_size as usize || past_chunk {
                     break;
                 }
                 page += 1;

@@ -307,3 +307,33 @@ async fn rejected_topics_are_named_in_status_and_the_rest_is_covered() {
     })
     .await;
 }
+
+/// The analytics query selects whole UTC days, so a gap's query also returns every conversation
+/// that started after the gap: live traffic that can grow faster than the request budget lets the
+/// connector page. The backfill still ends, because paging stops at the window's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_ends_while_live_traffic_outgrows_the_request_budget() {
+    bounded(LIMIT, async {
+        // 60 conversations a second arrive; the connector may page 1 request a second, 20 rows each.
+        let sim = std::sync::Arc::new(
+            genesys_cloud_sim::Simulator::start(sim_config(60.0, 3, 60.0)).await.expect("simulator"),
+        );
+        let gap_from = now_ms();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let stored: HashMap<String, i64> = sim.queue_ids().into_iter().map(|q| (q, gap_from)).collect();
+        let mut h = Harness::start_on(sim, stored, |c| {
+            c["rest"]["requests_per_minute"] = json!(60);
+            c["keepalive"]["verify_interval"] = json!("10s");
+            c["backfill"]["page_size"] = json!(20);
+        })
+        .await;
+        h.wait_for("a healthy channel", Duration::from_secs(10), healthy).await;
+        h.wait_for("the start-up gaps to close under live traffic", Duration::from_secs(60), |h| {
+            h.status().detail["backfill"]["gaps_done"].as_u64().unwrap_or(0) >= 3
+        })
+        .await;
+        settle_and_verify(&h, gap_from).await;
+        assert!(h.stop().await.is_ok());
+    })
+    .await;
+}
