@@ -86,7 +86,7 @@ pub fn client_config(bootstrap: &str, extra: &config::Properties) -> ClientConfi
 pub fn registry_client(section: &config::RegistryConfig, url: &str) -> Result<RegistryClient, RegistryError> {
     let mut rc = RegistryConfig::new(url);
     if let Some(auth) = &section.basic_auth {
-        rc = rc.with_basic_auth(auth.username.clone(), auth.password.expose());
+        rc = rc.with_basic_auth(auth.username.clone(), auth.password.clone());
     }
     RegistryClient::new(rc)
 }

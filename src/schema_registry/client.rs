@@ -23,7 +23,7 @@ use super::messages::{
 };
 use super::retry::RetryPolicy;
 use super::schema_label;
-use super::secret::Secret;
+use tributary_connector_api::Secret;
 
 /// Username and password for HTTP basic auth (Confluent Cloud: API key and secret).
 #[derive(Debug, Clone, PartialEq, Eq)]

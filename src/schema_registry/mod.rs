@@ -12,7 +12,6 @@ pub mod compat;
 mod error;
 pub mod messages;
 mod retry;
-mod secret;
 mod server;
 
 pub use client::{BasicAuth, RegistryClient, RegistryConfig};
@@ -20,8 +19,8 @@ pub use compat::CompatibilityLevel;
 pub use error::RegistryError;
 pub use messages::SubjectVersion;
 pub use retry::RetryPolicy;
-pub use secret::Secret;
 pub use server::{EmbeddedRegistry, EmbeddedRegistryConfig, EmbeddedRegistryError, EmbeddedRegistryHandle};
+pub use tributary_connector_api::Secret;
 
 /// The full name of the named type a schema text defines (`namespace.name`), for messages;
 /// `<unnamed schema>` when the text is not a named type.
