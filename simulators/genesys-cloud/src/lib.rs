@@ -52,7 +52,7 @@ pub use faults::{
     ScheduledFault, Target,
 };
 pub use handle::{ClientCredentials, QueueInfo, SimHandle, SimStats, Simulator};
-pub use ratelimit::{ClientStats, EarlyRequest, ThrottleEvent};
+pub use ratelimit::{ClientStats, EarlyRequest, IN_FLIGHT_GRACE, ThrottleEvent};
 pub use standalone::{load_config, run_standalone};
 pub use subscriptions::{QUEUE_TOPIC_PERMISSION, queue_topic};
 pub use truth::{ConversationTruth, Delivery, Truth, TruthSnapshot};

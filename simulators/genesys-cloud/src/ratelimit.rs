@@ -9,7 +9,10 @@
 //!
 //! Accounting: every REST request is counted per client; every 429 (budget or fault) records a
 //! "not before" instant; a request from that client before it is logged as an early request, with
-//! how early it was, so a test can prove a client obeyed `Retry-After`.
+//! how early it was, so a test can prove a client obeyed `Retry-After`. A request that arrives
+//! within [`IN_FLIGHT_GRACE`] of the 429 is not early: a client with requests in flight, or sent
+//! while the 429 was on its way, cannot have read it yet. Those are counted in
+//! `in_flight_after_429`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +22,9 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::faults::EndpointClass;
+
+/// How long after a 429 a request still counts as sent before the client could have read it.
+pub const IN_FLIGHT_GRACE: Duration = Duration::from_millis(50);
 
 /// A request that arrived before the `Retry-After` the client had been given elapsed.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -56,6 +62,8 @@ pub struct ClientStats {
     pub max_requests_in_window: u32,
     pub throttles: Vec<ThrottleEvent>,
     pub early_requests: Vec<EarlyRequest>,
+    /// Requests within [`IN_FLIGHT_GRACE`] of a 429 (not counted as early).
+    pub in_flight_after_429: u64,
 }
 
 #[derive(Debug, Default)]
@@ -68,7 +76,8 @@ struct Window {
 #[derive(Debug, Default)]
 pub(crate) struct RateLimiter {
     windows: BTreeMap<String, Window>,
-    not_before: BTreeMap<String, Instant>,
+    /// Per client: when the last 429 was issued, and the instant before which it should not return.
+    not_before: BTreeMap<String, (Instant, Instant)>,
     stats: BTreeMap<String, ClientStats>,
 }
 
@@ -96,11 +105,15 @@ impl RateLimiter {
 
     /// Counts a request and logs it if it came before the client's `Retry-After` elapsed.
     pub fn record_request(&mut self, client_id: &str, endpoint: EndpointClass, now: Instant) {
-        let early = self.not_before.get(client_id).and_then(|nb| (now < *nb).then(|| *nb - now));
+        let pending = self.not_before.get(client_id).copied().filter(|(_, nb)| now < *nb);
+        let in_flight = pending.is_some_and(|(issued, _)| now.saturating_duration_since(issued) < IN_FLIGHT_GRACE);
         let stats = self.client_mut(client_id);
         stats.requests += 1;
         *stats.requests_by_endpoint.entry(endpoint_name(endpoint).to_string()).or_default() += 1;
-        if let Some(by) = early {
+        if in_flight {
+            stats.in_flight_after_429 += 1;
+        } else if let Some((_, nb)) = pending {
+            let by = nb - now;
             stats.early_requests.push(EarlyRequest {
                 wall_ms: Clock::now_ms(),
                 endpoint,
@@ -150,7 +163,11 @@ impl RateLimiter {
         fault: bool,
         now: Instant,
     ) {
-        self.not_before.insert(client_id.to_string(), now + Duration::from_secs(retry_after_secs));
+        // The grace runs from the first 429 of a series: a client that keeps sending within it
+        // while it is being throttled gets no more grace.
+        let until = now + Duration::from_secs(retry_after_secs);
+        let entry = self.not_before.entry(client_id.to_string()).or_insert((now, until));
+        *entry = if now < entry.1 { (entry.0, entry.1.max(until)) } else { (now, until) };
         let stats = self.client_mut(client_id);
         if fault {
             stats.fault_429s += 1;
@@ -252,11 +269,23 @@ mod tests {
         }
         let Err((retry, _)) = rl.check("c", 3, w, EndpointClass::Queues, t0) else { panic!("expected 429") };
         assert_eq!(retry, 60);
+        rl.record_request("c", EndpointClass::Queues, t0 + Duration::from_millis(10));
         rl.record_request("c", EndpointClass::Queues, t0 + Duration::from_secs(10));
         rl.record_request("c", EndpointClass::Queues, t0 + Duration::from_secs(61));
         let s = rl.stats().remove("c").unwrap_or_default();
         assert_eq!(s.rate_limited, 1);
+        assert_eq!(s.in_flight_after_429, 1, "sent before the 429 could be read");
         assert_eq!(s.early_requests.len(), 1);
+
+        // A client that keeps sending through a series of 429s gets the grace once.
+        let t1 = t0 + Duration::from_secs(200);
+        for i in 0..5u64 {
+            let at = t1 + Duration::from_millis(20 * i);
+            rl.throttled("d", EndpointClass::Analytics, 1, true, at);
+            rl.record_request("d", EndpointClass::Analytics, at + Duration::from_millis(10));
+        }
+        let d = rl.stats().remove("d").unwrap_or_default();
+        assert_eq!((d.in_flight_after_429, d.early_requests.len()), (2, 3), "10 and 30 ms after the first 429 only");
         assert!(rl.check("c", 3, w, EndpointClass::Queues, t0 + Duration::from_secs(61)).is_ok());
     }
 

@@ -221,8 +221,11 @@ async fn rate_budget_429s_and_retry_after_accounting() {
     let r = http().get(&url).bearer_auth(&polite).send().await.expect("get");
     assert_eq!(r.status(), 200, "after Retry-After the budget is back");
 
-    // The rude client keeps going after its 429.
-    for _ in 0..14 {
+    // The rude client keeps going after its 429, once it has had the time to read it.
+    for i in 0..14 {
+        if i == 11 {
+            tokio::time::sleep(genesys_cloud_sim::IN_FLIGHT_GRACE + Duration::from_millis(10)).await;
+        }
         let _ = http().get(&url).bearer_auth(&rude).send().await.expect("get");
     }
     let stats = sim.stats();
