@@ -178,8 +178,13 @@ impl Stack {
             s.detail()["gaps"].as_array().is_some_and(Vec::is_empty) && s.healthy()
         })
         .await;
-        // The last snapshots travel the socket and Kafka acknowledges them.
+        // The last snapshots travel the socket, and Kafka acknowledges every record (after a
+        // broker outage librdkafka reconnects with a backoff of up to 10 s).
         tokio::time::sleep(Duration::from_millis(2000)).await;
+        self.wait_for("Kafka to acknowledge every record", settle_timeout, |s| {
+            s.runtime().supervisor.snapshot(NAME).is_ok_and(|st| st.records_in_flight == 0)
+        })
+        .await;
         let observed = read_observed(&self.bootstrap, &self.registry_url).await;
         let options = VerifyOptions::new(self.sim.queue_ids(), from_ms, to_ms);
         (verify(&self.sim.truth(), &observed, &options), observed)
