@@ -29,7 +29,7 @@ fn stops_cleanly_on(signal: &str) {
         assert!(log.contains(expected), "no `{expected}` after SIG{signal}:\n{log}");
     }
     let committed = log.lines().find(|l| l.contains("final offsets committed")).expect("the commit line");
-    assert!(committed.contains("partitions=2"), "both generators committed: {committed}");
+    assert!(committed.contains("partitions_changed=2"), "both generators committed: {committed}");
     assert!(!log.contains("final offset commit failed"), "{log}");
 }
 

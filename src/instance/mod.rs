@@ -213,7 +213,9 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
     }
     drain(&producer, &name).await;
     match committer.commit(DRAIN_TIMEOUT).await {
-        Ok(partitions) => tracing::info!(connector = %name, partitions, "final offsets committed"),
+        Ok(partitions) => {
+            tracing::info!(connector = %name, partitions_changed = partitions, "final offsets committed")
+        }
         Err(e) => {
             tracing::warn!(connector = %name, error = %e, "final offset commit failed; records since the last commit will be re-delivered")
         }
