@@ -177,9 +177,7 @@ async fn the_frozen_watermark_is_the_last_covered_moment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_and_server_errors_on_channel_creation_are_retried() {
     bounded(LIMIT, async {
-        let sim = std::sync::Arc::new(
-            genesys_cloud_sim::Simulator::start(sim_config(60.0, 2, 20.0)).await.expect("simulator starts"),
-        );
+        let sim = start_sim(sim_config(60.0, 2, 20.0)).await;
         sim.inject(Fault::RateLimitBurst {
             count: Some(3),
             duration: None,
@@ -315,9 +313,7 @@ async fn rejected_topics_are_named_in_status_and_the_rest_is_covered() {
 async fn a_backfill_ends_while_live_traffic_outgrows_the_request_budget() {
     bounded(LIMIT, async {
         // 60 conversations a second arrive; the connector may page 1 request a second, 20 rows each.
-        let sim = std::sync::Arc::new(
-            genesys_cloud_sim::Simulator::start(sim_config(60.0, 3, 60.0)).await.expect("simulator"),
-        );
+        let sim = start_sim(sim_config(60.0, 3, 60.0)).await;
         let gap_from = now_ms();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let stored: HashMap<String, i64> = sim.queue_ids().into_iter().map(|q| (q, gap_from)).collect();

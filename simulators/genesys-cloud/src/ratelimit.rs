@@ -166,8 +166,11 @@ impl RateLimiter {
         // The grace runs from the first 429 of a series: a client that keeps sending within it
         // while it is being throttled gets no more grace.
         let until = now + Duration::from_secs(retry_after_secs);
-        let entry = self.not_before.entry(client_id.to_string()).or_insert((now, until));
-        *entry = if now < entry.1 { (entry.0, entry.1.max(until)) } else { (now, until) };
+        let series = match self.not_before.get(client_id) {
+            Some(&(first, not_before)) if now < not_before => (first, not_before.max(until)),
+            _ => (now, until),
+        };
+        self.not_before.insert(client_id.to_string(), series);
         let stats = self.client_mut(client_id);
         if fault {
             stats.fault_429s += 1;

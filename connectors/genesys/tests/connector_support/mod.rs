@@ -43,6 +43,11 @@ pub fn sim_config(time_scale: f64, queues: usize, arrivals_per_minute: f64) -> S
     cfg
 }
 
+/// A simulated org, shared between the test and the connector.
+pub async fn start_sim(cfg: SimConfig) -> Arc<SimHandle> {
+    Arc::new(Simulator::start(cfg).await.expect("simulator starts"))
+}
+
 /// Connector config for `sim`: fast keep-alive, generous budget (budgets are real time, the
 /// simulator's protocol is scaled), backfill sized for seconds-long tests.
 pub fn connector_config(sim: &SimHandle) -> Value {
@@ -66,8 +71,7 @@ pub fn connector_config(sim: &SimHandle) -> Value {
 
 impl Harness {
     pub async fn start(sim_cfg: SimConfig, tweak: impl FnOnce(&mut Value)) -> Self {
-        let sim = Arc::new(Simulator::start(sim_cfg).await.expect("simulator starts"));
-        Self::start_on(sim, HashMap::new(), tweak).await
+        Self::start_on(start_sim(sim_cfg).await, HashMap::new(), tweak).await
     }
 
     /// Starts the connector on an existing simulated org, with stored offsets.
