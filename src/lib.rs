@@ -10,6 +10,7 @@ pub mod config;
 pub mod datagen;
 pub mod instance;
 pub mod kafka;
+pub mod oauth;
 pub mod offsets;
 pub mod plugins;
 pub mod reload;

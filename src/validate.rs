@@ -18,6 +18,13 @@ pub fn validate_file(path: &Path, env: &dyn Env, plugins: &Plugins) -> Result<Lo
             None
         }
     };
+    let registry = &loaded.config.schema_registry;
+    if !registry.is_embedded()
+        && let Err(e) = crate::runtime::registry_client(registry, &registry.url)
+    {
+        errors.push(ConfigError::new("schema_registry", e.to_string()));
+    }
+    errors.extend(crate::kafka::properties::check_config(&loaded.config));
     for entry in &loaded.config.connectors {
         match plugins.validate(entry) {
             Err(mut issues) => errors.append(&mut issues),

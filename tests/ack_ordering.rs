@@ -117,7 +117,7 @@ async fn offsets_stop_at_the_first_record_kafka_does_not_hold() {
     let (plugins, spy) = spy_plugins();
     let env = Environment {
         bootstrap_servers: bootstrap.clone(),
-        producer: rdkafka::ClientConfig::new(),
+        producer: Default::default(),
         consumer: client_config(&bootstrap, &Default::default()),
         offsets_topic: "tributary-offsets".into(),
         flush_interval: Duration::from_millis(200),

@@ -125,6 +125,30 @@ pub struct RegistryConfig {
     #[serde(default)]
     pub basic_auth: Option<BasicAuth>,
     #[serde(default)]
+    pub bearer_auth: Option<BearerAuth>,
+    /// CA certificates (PEM) trusted besides the system's, for an https registry.
+    #[serde(default, rename = "ssl.ca.location")]
+    pub ssl_ca_location: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS; goes with `ssl.key.location`.
+    #[serde(default, rename = "ssl.certificate.location")]
+    pub ssl_certificate_location: Option<PathBuf>,
+    /// The client certificate's unencrypted PKCS#8 PEM key.
+    #[serde(default, rename = "ssl.key.location")]
+    pub ssl_key_location: Option<PathBuf>,
+    /// An http(s) proxy URL for every registry request (`NO_PROXY` applies). Without it the
+    /// `HTTPS_PROXY`/`NO_PROXY` environment variables are honoured.
+    #[serde(default)]
+    pub proxy: Option<String>,
+    /// Bound on one request, connection included.
+    #[serde(default = "registry_request_timeout")]
+    pub request_timeout: Duration,
+    /// Bound on establishing a connection.
+    #[serde(default = "registry_connect_timeout")]
+    pub connect_timeout: Duration,
+    /// Attempts per call (first included) while the registry is unreachable or answers 5xx/429.
+    #[serde(default = "registry_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default)]
     pub subject_name_strategy: SubjectNameStrategy,
     /// Register schemas that are missing; when false, look them up and fail if absent.
     #[serde(default = "yes")]
@@ -138,6 +162,18 @@ fn yes() -> bool {
     true
 }
 
+fn registry_request_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn registry_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn registry_max_attempts() -> u32 {
+    4
+}
+
 impl RegistryConfig {
     pub fn is_embedded(&self) -> bool {
         self.url == EMBEDDED
@@ -149,6 +185,28 @@ impl RegistryConfig {
 pub struct BasicAuth {
     pub username: String,
     pub password: Secret,
+}
+
+/// `schema_registry.bearer_auth`: a fixed `token`, or OAuth client credentials
+/// (`client_id`, `client_secret`, `token_endpoint_url`, optional `scope`). Confluent Cloud also
+/// wants `logical_cluster` and `identity_pool_id`, sent as headers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BearerAuth {
+    #[serde(default)]
+    pub token: Option<Secret>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default)]
+    pub token_endpoint_url: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub logical_cluster: Option<String>,
+    #[serde(default)]
+    pub identity_pool_id: Option<String>,
 }
 
 /// How a value schema's registry subject is named.
@@ -250,6 +308,11 @@ impl Config {
         let mut scrubber = Scrubber::default();
         if let Some(auth) = &self.schema_registry.basic_auth {
             scrubber.add(auth.password.expose());
+        }
+        if let Some(bearer) = &self.schema_registry.bearer_auth {
+            for secret in bearer.token.iter().chain(&bearer.client_secret) {
+                scrubber.add(secret.expose());
+            }
         }
         if let Some(token) = &self.api.token {
             scrubber.add(token.expose());

@@ -45,7 +45,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Environment {
     pub bootstrap_servers: String,
     /// `kafka.producer`: applied over the defaults, under each connector's own `producer`.
-    pub producer: ClientConfig,
+    pub producer: crate::config::Properties,
     /// Consumer properties for reading the offsets topic.
     pub consumer: ClientConfig,
     pub offsets_topic: String,
@@ -107,8 +107,8 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
     }
 
     let mut producer_config = crate::kafka::producer::default_properties(&env.bootstrap_servers, &name);
-    for (key, value) in env.producer.config_map() {
-        producer_config.set(key, value);
+    for (key, value) in &env.producer {
+        producer_config.set(key, value.to_string());
     }
     for (key, value) in &entry.producer {
         producer_config.set(key, value.to_string());

@@ -3,10 +3,11 @@
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{BaseProducer, Producer};
+
+use super::diagnosis::ErrorWatch;
 
 /// Why the offsets topic cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +48,8 @@ pub async fn ensure_compacted_topic(
     let mut config = base.clone();
     // A metadata request must never create the topic behind our back with the broker's defaults.
     config.set("allow.auto.create.topics", "false");
-    let admin: AdminClient<DefaultClientContext> = config.create().map_err(|e| unreachable(e.to_string()))?;
+    let admin: AdminClient<ErrorWatch> =
+        config.create_with_context(ErrorWatch::default()).map_err(|e| unreachable(e.to_string()))?;
     let options = AdminOptions::new().request_timeout(Some(timeout));
 
     if !topic_exists(&config, topic, timeout).await.map_err(unreachable)? {
@@ -94,9 +96,14 @@ async fn topic_exists(config: &ClientConfig, topic: &str, timeout: Duration) -> 
     let config = config.clone();
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
-        let client: BaseProducer = config.create().map_err(|e| e.to_string())?;
+        let client: BaseProducer<ErrorWatch> =
+            config.create_with_context(ErrorWatch::default()).map_err(|e| e.to_string())?;
         // A metadata request for all topics: asking for one topic by name may auto-create it.
-        let metadata = client.client().fetch_metadata(None, timeout).map_err(|e| e.to_string())?;
+        let metadata = client.client().fetch_metadata(None, timeout).map_err(|e| {
+            // Error callbacks are served by polling: let the watch see why the broker is silent.
+            client.poll(Duration::from_millis(100));
+            client.context().explain(e)
+        })?;
         Ok(metadata.topics().iter().any(|t| t.name() == topic && t.error().is_none()))
     })
     .await

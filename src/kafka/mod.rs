@@ -1,10 +1,13 @@
 //! Kafka: the embedded broker, producers, topic checks and reading topics.
 
 pub mod admin;
+pub mod diagnosis;
 pub mod embedded;
 pub mod producer;
+pub mod properties;
 
 pub use admin::{TopicCheck, TopicError, ensure_compacted_topic};
+pub use diagnosis::{Diagnosis, ErrorWatch, Problem, diagnose};
 pub use embedded::{EmbeddedError, EmbeddedKafka};
 pub use producer::{CommitBatch, Delivery, InstanceProducer, Outgoing, ProduceError};
 

@@ -152,6 +152,10 @@ impl ClientContext for DeliveryContext {
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
             self.fail(ProduceError::Fatal(format!("fatal producer error: {reason}")));
+        } else if let Some(diagnosis) = super::diagnose(error.rdkafka_error_code(), reason) {
+            // A refused login or an untrusted certificate does not clear up by retrying: without
+            // this, records would wait in librdkafka's queue forever (no delivery timeout).
+            self.fail(ProduceError::Fatal(format!("cannot connect to kafka: {diagnosis} ({reason})")));
         } else {
             tracing::warn!(connector = %self.connector, error = %error, reason, "kafka client error (retrying)");
         }

@@ -10,6 +10,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::format;
 use crate::api::{SourceOffset, SourcePartition};
+use crate::kafka::diagnosis::ErrorWatch;
 
 /// The offsets topic could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -67,8 +68,13 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
         // with a commit marker that no consumer receives, and some brokers report the high
         // watermark of the last batch rather than of its last record.
         .set("enable.partition.eof", "true");
-    let consumer: BaseConsumer = config.create().map_err(|e| fail(e.to_string()))?;
-    let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| fail(format!("metadata: {e}")))?;
+    let consumer: BaseConsumer<ErrorWatch> =
+        config.create_with_context(ErrorWatch::default()).map_err(|e| fail(e.to_string()))?;
+    let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| {
+        // Error callbacks are served by polling: let the watch see why the broker is silent.
+        let _ = consumer.poll(Duration::from_millis(100));
+        fail(consumer.context().explain(format!("metadata: {e}")))
+    })?;
     let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(StoredOffsets::default());
     };

@@ -1,11 +1,13 @@
 //! The registry client the runtime uses: Confluent's REST API over reqwest, with timeouts,
-//! retries of transient failures and optional basic auth.
+//! retries of transient failures, TLS (custom CAs, client certificates), basic or bearer auth and
+//! an optional proxy.
 //!
 //! The client caches nothing: every method is one logical call (retried when transient). Callers
 //! that need caching ([`Encoder`](crate::avro::Encoder), [`Decoder`](crate::avro::Decoder)) cache
 //! successful answers themselves, so an error is never remembered.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +25,7 @@ use super::messages::{
 };
 use super::retry::RetryPolicy;
 use super::schema_label;
+use crate::oauth::{ClientCredentials, TokenCache, TokenError};
 use tributary_connector_api::Secret;
 
 /// Username and password for HTTP basic auth (Confluent Cloud: API key and secret).
@@ -32,14 +35,39 @@ pub struct BasicAuth {
     pub password: Secret,
 }
 
-/// How to reach a registry. `Debug` never shows the password.
+/// A bearer token for every request: fixed, or fetched with OAuth client credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BearerAuth {
+    Static(Secret),
+    ClientCredentials(ClientCredentials),
+}
+
+/// PEM files for TLS, under the names librdkafka and Confluent's clients give them. The CA
+/// certificates are trusted in addition to the system's; a client certificate (mutual TLS) needs
+/// both `certificate_location` and an unencrypted PKCS#8 `key_location`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca_location: Option<PathBuf>,
+    pub certificate_location: Option<PathBuf>,
+    pub key_location: Option<PathBuf>,
+}
+
+/// How to reach a registry. `Debug` never shows a password or token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryConfig {
-    /// Base URL, e.g. `http://127.0.0.1:8081` (a path prefix is kept). Credentials belong in
-    /// [`basic_auth`](Self::basic_auth), not in the URL. `https` needs TLS support in the build
-    /// (see `HTTPS_SUPPORTED` in this file).
+    /// Base URL, e.g. `http://127.0.0.1:8081` or `https://registry.example.com` (a path prefix
+    /// is kept). Credentials belong in [`basic_auth`](Self::basic_auth) or
+    /// [`bearer`](Self::bearer), not in the URL.
     pub url: String,
     pub basic_auth: Option<BasicAuth>,
+    pub bearer: Option<BearerAuth>,
+    /// Extra headers on every request (Confluent Cloud's `target-sr-cluster` and
+    /// `Confluent-Identity-Pool-Id` with bearer auth).
+    pub headers: Vec<(String, String)>,
+    pub tls: TlsFiles,
+    /// An http(s) proxy for every request; `NO_PROXY` still applies. Without one, the
+    /// `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` environment variables are honoured.
+    pub proxy: Option<String>,
     /// Bound on one HTTP request, connection included.
     pub request_timeout: Duration,
     /// Bound on establishing a connection.
@@ -48,11 +76,15 @@ pub struct RegistryConfig {
 }
 
 impl RegistryConfig {
-    /// Defaults: no auth, 10 s per request, 5 s to connect, [`RetryPolicy::default`].
+    /// Defaults: no auth, system CAs, 10 s per request, 5 s to connect, [`RetryPolicy::default`].
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             basic_auth: None,
+            bearer: None,
+            headers: Vec::new(),
+            tls: TlsFiles::default(),
+            proxy: None,
             request_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
@@ -76,8 +108,11 @@ struct Inner {
     base: Url,
     /// The base URL as shown in messages.
     shown_url: String,
-    /// `Authorization` value, marked sensitive so that reqwest/hyper never log it.
-    auth: Option<HeaderValue>,
+    /// Headers sent on every request, `Authorization` (basic or a fixed bearer token) among
+    /// them, marked sensitive so that reqwest/hyper never log it.
+    headers: header::HeaderMap,
+    /// Bearer tokens fetched with client credentials.
+    oauth: Option<TokenCache>,
     retry: RetryPolicy,
 }
 
@@ -85,7 +120,7 @@ impl fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RegistryClient")
             .field("url", &self.inner.shown_url)
-            .field("basic_auth", &self.inner.auth.is_some())
+            .field("auth", &(self.inner.headers.contains_key(header::AUTHORIZATION) || self.inner.oauth.is_some()))
             .finish_non_exhaustive()
     }
 }
@@ -104,28 +139,52 @@ impl RegistryClient {
     pub fn new(config: RegistryConfig) -> Result<Self, RegistryError> {
         let base = parse_base_url(&config.url)?;
         let shown_url = base.as_str().trim_end_matches('/').to_owned();
-        let auth = match &config.basic_auth {
-            Some(auth) => {
-                let token = base64::engine::general_purpose::STANDARD.encode(format!(
+        let client_error = |what: &str| RegistryError::Client(what.to_owned());
+        let mut headers = header::HeaderMap::new();
+        let authorization = match (&config.basic_auth, &config.bearer) {
+            (Some(_), Some(_)) => return Err(client_error("basic_auth and bearer_auth exclude each other")),
+            (Some(auth), None) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!(
                     "{}:{}",
                     auth.username,
                     auth.password.expose()
-                ));
-                let mut value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| {
-                    RegistryError::Client("the basic auth username or password contains invalid characters".into())
-                })?;
-                value.set_sensitive(true);
-                Some(value)
-            }
-            None => None,
+                ))
+            )),
+            (None, Some(BearerAuth::Static(token))) => Some(format!("Bearer {}", token.expose())),
+            (None, _) => None,
         };
-        let http = reqwest::Client::builder()
-            .timeout(config.request_timeout)
-            .connect_timeout(config.connect_timeout)
-            .build()
-            .map_err(|e| RegistryError::Client(error_chain(&e)))?;
+        if let Some(authorization) = authorization {
+            let mut value = HeaderValue::from_str(&authorization)
+                .map_err(|_| client_error("the registry credentials contain characters not allowed in a header"))?;
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        for (name, value) in &config.headers {
+            let name = header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| client_error(&format!("`{name}` is not a valid header name")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| client_error(&format!("the value of header `{name}` is not a valid header value")))?;
+            headers.insert(name, value);
+        }
+        let oauth = match &config.bearer {
+            Some(BearerAuth::ClientCredentials(c)) => Some(TokenCache::new(c.clone())),
+            _ => None,
+        };
+        let builder =
+            reqwest::Client::builder().timeout(config.request_timeout).connect_timeout(config.connect_timeout);
+        let builder = with_tls(builder, &config.tls)?;
+        let builder = match &config.proxy {
+            Some(proxy) => builder.proxy(
+                reqwest::Proxy::all(proxy)
+                    .map_err(|e| client_error(&format!("proxy `{proxy}`: {}", error_chain(&e))))?
+                    .no_proxy(reqwest::NoProxy::from_env()),
+            ),
+            None => builder,
+        };
+        let http = builder.build().map_err(|e| RegistryError::Client(error_chain(&e)))?;
         let retry = RetryPolicy { max_attempts: config.retry.max_attempts.max(1), ..config.retry };
-        Ok(Self { inner: Arc::new(Inner { http, base, shown_url, auth, retry }) })
+        Ok(Self { inner: Arc::new(Inner { http, base, shown_url, headers, oauth, retry }) })
     }
 
     /// The base URL, without credentials.
@@ -264,9 +323,19 @@ impl RegistryClient {
         };
         let policy = self.inner.retry;
         let mut attempt = 0;
+        let mut token_refreshed = false;
         loop {
             attempt += 1;
             let failure = match self.send(method.clone(), url.clone(), body.clone()).await {
+                // A token the registry no longer accepts (revoked, expired early): one new token.
+                Ok((StatusCode::UNAUTHORIZED, _)) if !token_refreshed && self.inner.oauth.is_some() => {
+                    if let Some(oauth) = &self.inner.oauth {
+                        oauth.invalidate().await;
+                    }
+                    token_refreshed = true;
+                    attempt -= 1;
+                    continue;
+                }
                 Ok((status, bytes)) if status.is_success() => {
                     return serde_json::from_slice(&bytes).map_err(|e| RegistryError::BadResponse {
                         operation,
@@ -279,7 +348,11 @@ impl RegistryClient {
                 Ok((status, bytes)) => {
                     return Err(self.error_for(status, error_body(status, &bytes), operation, call));
                 }
-                Err(reason) => reason,
+                Err(SendError::Token(e)) => return Err(RegistryError::Token(e)),
+                Err(SendError::Transport(reason)) if is_tls_trust_failure(&reason) => {
+                    return Err(RegistryError::Tls { url: self.inner.shown_url.clone(), reason });
+                }
+                Err(SendError::Transport(reason)) => reason,
             };
             if attempt >= policy.max_attempts {
                 return Err(RegistryError::Unavailable {
@@ -302,24 +375,30 @@ impl RegistryClient {
         }
     }
 
-    /// One HTTP exchange. `Err` is a transport failure (worth retrying), as text.
+    /// One HTTP exchange.
     async fn send(
         &self,
         method: Method,
         url: Url,
         body: Option<bytes::Bytes>,
-    ) -> Result<(StatusCode, bytes::Bytes), String> {
+    ) -> Result<(StatusCode, bytes::Bytes), SendError> {
         let mut request =
             self.inner.http.request(method, url).header(header::ACCEPT, HeaderValue::from_static(messages::ACCEPT));
         if let Some(body) = body {
             request = request.header(header::CONTENT_TYPE, HeaderValue::from_static(messages::CONTENT_TYPE)).body(body);
         }
-        if let Some(auth) = &self.inner.auth {
-            request = request.header(header::AUTHORIZATION, auth.clone());
+        request = request.headers(self.inner.headers.clone());
+        if let Some(oauth) = &self.inner.oauth {
+            let token = oauth.token(&self.inner.http).await.map_err(SendError::Token)?;
+            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+                .map_err(|_| SendError::Transport("the token endpoint sent a token not allowed in a header".into()))?;
+            value.set_sensitive(true);
+            request = request.header(header::AUTHORIZATION, value);
         }
-        let response = request.send().await.map_err(|e| error_chain(&e.without_url()))?;
+        let transport = |e: reqwest::Error| SendError::Transport(error_chain(&e.without_url()));
+        let response = request.send().await.map_err(transport)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| error_chain(&e.without_url()))?;
+        let bytes = response.bytes().await.map_err(transport)?;
         Ok((status, bytes))
     }
 
@@ -400,20 +479,66 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Whether the registry client can speak TLS. reqwest is built without a TLS backend (see the
-/// workspace `Cargo.toml`); enabling one (reqwest feature `rustls`) and setting this to `true`
-/// is all https needs. Until then an https URL is refused up front instead of failing on every
-/// call.
-const HTTPS_SUPPORTED: bool = false;
+/// Why one HTTP exchange failed before an answer came.
+enum SendError {
+    /// No token could be had: not worth retrying here (the cache retries on the next call).
+    Token(TokenError),
+    /// Connection refused, reset, timed out, TLS failed: as text, worth retrying.
+    Transport(String),
+}
+
+/// A TLS failure that no retry mends: the server's certificate is not trusted.
+fn is_tls_trust_failure(reason: &str) -> bool {
+    let lower = reason.to_ascii_lowercase();
+    lower.contains("certificate verify failed") || lower.contains("unable to get local issuer certificate")
+}
+
+/// Adds the CA certificates and the client identity of `tls` to `builder`; errors name the key
+/// and the file.
+fn with_tls(mut builder: reqwest::ClientBuilder, tls: &TlsFiles) -> Result<reqwest::ClientBuilder, RegistryError> {
+    let bad =
+        |key: &str, path: &Path, reason: String| RegistryError::Client(format!("{key} `{}`: {reason}", path.display()));
+    let read = |key: &str, path: &Path| std::fs::read(path).map_err(|e| bad(key, path, e.to_string()));
+    if let Some(path) = &tls.ca_location {
+        let certificates = reqwest::Certificate::from_pem_bundle(&read("ssl.ca.location", path)?)
+            .map_err(|e| bad("ssl.ca.location", path, format!("not PEM certificates ({})", error_chain(&e))))?;
+        if certificates.is_empty() {
+            return Err(bad("ssl.ca.location", path, "holds no PEM certificate".into()));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    match (&tls.certificate_location, &tls.key_location) {
+        (None, None) => {}
+        (Some(cert), Some(key)) => {
+            let key_pem = read("ssl.key.location", key)?;
+            if !String::from_utf8_lossy(&key_pem).contains("-----BEGIN PRIVATE KEY-----") {
+                return Err(bad(
+                    "ssl.key.location",
+                    key,
+                    "not an unencrypted PKCS#8 PEM key (convert it with `openssl pkcs8 -topk8 -nocrypt`)".into(),
+                ));
+            }
+            let identity = reqwest::Identity::from_pkcs8_pem(&read("ssl.certificate.location", cert)?, &key_pem)
+                .map_err(|e| bad("ssl.certificate.location", cert, error_chain(&e)))?;
+            builder = builder.identity(identity);
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(RegistryError::Client(
+                "ssl.certificate.location and ssl.key.location go together (a client certificate needs its key)".into(),
+            ));
+        }
+    }
+    Ok(builder)
+}
 
 fn parse_base_url(raw: &str) -> Result<Url, RegistryError> {
     let bad = |reason: &str| RegistryError::BadUrl { url: without_userinfo(raw), reason: reason.to_owned() };
     let url = Url::parse(raw.trim()).map_err(|e| bad(&e.to_string()))?;
     match url.scheme() {
-        "http" => {}
-        "https" if HTTPS_SUPPORTED => {}
-        "https" => return Err(bad("https is not supported: this build has no TLS support for the registry client")),
-        _ => return Err(bad("the scheme must be http")),
+        "http" | "https" => {}
+        _ => return Err(bad("the scheme must be http or https")),
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("credentials belong in basic_auth, not in the url"));

@@ -44,6 +44,17 @@ pub enum RegistryError {
     #[error("invalid schema registry url `{url}`: {reason}")]
     BadUrl { url: String, reason: String },
 
+    /// The registry's TLS certificate is not trusted.
+    #[error(
+        "schema registry {url}: its TLS certificate is not trusted ({reason}); set schema_registry.ssl.ca.location \
+         to the CA certificate that signed it"
+    )]
+    Tls { url: String, reason: String },
+
+    /// No bearer token could be had from the token endpoint.
+    #[error("cannot get a schema registry token: {0}")]
+    Token(crate::oauth::TokenError),
+
     /// The HTTP client could not be built.
     #[error("cannot build the schema registry http client: {0}")]
     Client(String),

@@ -14,7 +14,7 @@ pub mod messages;
 mod retry;
 mod server;
 
-pub use client::{BasicAuth, RegistryClient, RegistryConfig};
+pub use client::{BasicAuth, BearerAuth, RegistryClient, RegistryConfig, TlsFiles};
 pub use compat::CompatibilityLevel;
 pub use error::RegistryError;
 pub use messages::SubjectVersion;

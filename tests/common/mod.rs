@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod broker;
+
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -201,9 +203,12 @@ pub fn seq_of(offset: Option<&SourceOffset>) -> Option<i64> {
 
 /// A consumer for manual assignment: no group joins, nothing committed.
 pub fn consumer(bootstrap: &str) -> BaseConsumer {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "tributary-tests")
+    consumer_with(ClientConfig::new().set("bootstrap.servers", bootstrap).clone())
+}
+
+/// [`consumer`] over `base` (bootstrap and, e.g., security properties).
+pub fn consumer_with(mut base: ClientConfig) -> BaseConsumer {
+    base.set("group.id", "tributary-tests")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("allow.auto.create.topics", "false")
@@ -223,10 +228,23 @@ pub async fn consume(
     linger: Duration,
     timeout: Duration,
 ) -> Vec<OwnedMessage> {
-    let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
+    let base = ClientConfig::new().set("bootstrap.servers", bootstrap).clone();
+    consume_with(base, topic, partitions, enough, linger, timeout).await
+}
+
+/// [`consume`] with a consumer made from `base`.
+pub async fn consume_with(
+    base: ClientConfig,
+    topic: &str,
+    partitions: Option<Vec<i32>>,
+    enough: impl Fn(&[OwnedMessage]) -> bool + Send + 'static,
+    linger: Duration,
+    timeout: Duration,
+) -> Vec<OwnedMessage> {
+    let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + timeout;
-        let consumer = consumer(&bootstrap);
+        let consumer = consumer_with(base);
         let ids = match partitions {
             Some(ids) => ids,
             // The topic may not exist yet: connectors create theirs as they start.

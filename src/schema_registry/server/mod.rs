@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::Secret;
 use super::client::BasicAuth;
 use super::compat::CompatibilityLevel;
 
@@ -27,13 +28,15 @@ pub struct EmbeddedRegistryConfig {
     pub addr: SocketAddr,
     /// When set, every request must carry these basic-auth credentials (401 otherwise).
     pub basic_auth: Option<BasicAuth>,
+    /// When set (and `basic_auth` is not), every request must carry `Bearer <token>`.
+    pub bearer_token: Option<Secret>,
     /// The global compatibility level at start.
     pub compatibility: CompatibilityLevel,
 }
 
 impl EmbeddedRegistryConfig {
     pub fn new(addr: SocketAddr) -> Self {
-        Self { addr, basic_auth: None, compatibility: CompatibilityLevel::default() }
+        Self { addr, basic_auth: None, bearer_token: None, compatibility: CompatibilityLevel::default() }
     }
 }
 
@@ -66,7 +69,11 @@ impl EmbeddedRegistry {
         let addr = listener.local_addr().map_err(|source| EmbeddedRegistryError::Bind { addr: config.addr, source })?;
         let shared = Arc::new(routes::Shared {
             store: Mutex::new(store::Store::new(config.compatibility)),
-            auth: config.basic_auth.as_ref().map(auth::ExpectedAuth::new),
+            auth: match (&config.basic_auth, &config.bearer_token) {
+                (Some(basic), _) => Some(auth::ExpectedAuth::basic(basic)),
+                (None, Some(token)) => Some(auth::ExpectedAuth::bearer(token)),
+                (None, None) => None,
+            },
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let app = routes::router(shared);

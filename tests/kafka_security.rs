@@ -1,0 +1,258 @@
+//! Secured Kafka, on a real Apache Kafka broker with TLS and SASL listeners and certificates made
+//! for the test (`scripts/test-certs.sh`): records and offsets round-trip over SSL, mutual TLS,
+//! SASL_SSL with PLAIN and with SCRAM-SHA-512; a wrong password, an untrusted CA and a mechanism
+//! the broker does not enable each fail with the cause named (by `run` and by `check`), without
+//! the secret in the output; and a tenant with bad credentials fails alone.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use tributary::avro::Decoder;
+use tributary::config::{Properties, PropertyValue};
+use tributary::runtime::Runtime;
+use tributary::supervisor::State;
+
+use common::broker::{Broker, PLAIN_USER, SCRAM_USER};
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(60);
+const WRONG_PASSWORD: &str = "not-the-password-9d1c";
+
+/// Client properties (as `key: value` YAML flow items) for one way in.
+fn security(broker: &Broker, way: &str) -> (String, Vec<(String, String)>) {
+    let ca = broker.certs().join("ca.crt").display().to_string();
+    let certs = broker.certs();
+    let pairs: Vec<(&str, String)> = match way {
+        "ssl" => vec![("security.protocol", "SSL".into()), ("ssl.ca.location", ca)],
+        "mtls" => vec![
+            ("security.protocol", "SSL".into()),
+            ("ssl.ca.location", ca),
+            ("ssl.certificate.location", certs.join("client.crt").display().to_string()),
+            ("ssl.key.location", certs.join("client.key").display().to_string()),
+        ],
+        "plain" => vec![
+            ("security.protocol", "SASL_SSL".into()),
+            ("sasl.mechanism", "PLAIN".into()),
+            ("sasl.username", PLAIN_USER.0.into()),
+            ("sasl.password", PLAIN_USER.1.into()),
+            ("ssl.ca.location", ca),
+        ],
+        "scram" => vec![
+            ("security.protocol", "SASL_SSL".into()),
+            ("sasl.mechanism", "SCRAM-SHA-512".into()),
+            ("sasl.username", SCRAM_USER.0.into()),
+            ("sasl.password", SCRAM_USER.1.into()),
+            ("ssl.ca.location", ca),
+        ],
+        other => panic!("no way in called {other}"),
+    };
+    let bootstrap = match way {
+        "ssl" => broker.ssl_bootstrap(),
+        "mtls" => broker.mtls_bootstrap(),
+        _ => broker.sasl_ssl_bootstrap(),
+    };
+    (bootstrap, pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+fn flow(pairs: &[(String, String)]) -> String {
+    let items: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}: \"{v}\"")).collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+fn properties(pairs: &[(String, String)]) -> Properties {
+    pairs.iter().map(|(k, v)| (k.clone(), PropertyValue::Text(v.clone()))).collect()
+}
+
+fn client(bootstrap: &str, pairs: &[(String, String)]) -> ClientConfig {
+    tributary::runtime::client_config(bootstrap, &properties(pairs))
+}
+
+async fn committed_over(
+    bootstrap: &str,
+    pairs: &[(String, String)],
+    topic: &str,
+    connector: &str,
+) -> BTreeMap<String, i64> {
+    let base = client(bootstrap, pairs);
+    let topic = topic.to_owned();
+    let stored =
+        tokio::task::spawn_blocking(move || tributary::offsets::read_to_end(&base, &topic, Duration::from_secs(20)))
+            .await
+            .expect("reader thread")
+            .expect("the offsets topic reads over the secured listener");
+    stored
+        .for_connector(connector)
+        .into_iter()
+        .map(|(p, o)| (p.get_str("generator").expect("generator").to_owned(), seq_of(Some(&o)).expect("seq")))
+        .collect()
+}
+
+/// Datagen writes 150 records per generator through `way`; the records and the committed offsets
+/// are read back through the same listener.
+async fn round_trip(way: &str) {
+    let broker = Broker::shared();
+    let (bootstrap, pairs) = security(broker, way);
+    let topic = format!("secured.{way}");
+    let offsets = format!("offsets.{way}");
+    let cfg = config(&format!(
+        r#"
+kafka:
+  bootstrap_servers: {bootstrap}
+  producer: {props}
+  consumer: {props}
+  offsets: {{topic: {offsets}, partitions: 2, flush_interval: 200ms}}
+schema_registry: {{url: embedded}}
+api: {{enabled: false}}
+connectors:
+  - {{name: gen, class: datagen, topic: {topic}, generators: 2, count: 150}}
+"#,
+        props = flow(&pairs)
+    ));
+    let rt = Runtime::start_with(&cfg, datagen_plugins(), fast_backoff()).await.expect("runtime starts");
+    let done = BTreeMap::from([("0".to_owned(), 149), ("1".to_owned(), 149)]);
+    wait_for(WAIT, &format!("both generators committed over {way}"), || {
+        let (bootstrap, pairs, offsets, done) = (bootstrap.clone(), pairs.clone(), offsets.clone(), done.clone());
+        async move { (committed_over(&bootstrap, &pairs, &offsets, "gen").await == done).then_some(()) }
+    })
+    .await;
+    let messages =
+        consume_with(client(&bootstrap, &pairs), &topic, None, |m| m.len() >= 300, Duration::from_millis(500), WAIT)
+            .await;
+    let decoder = Decoder::new(registry(&rt.registry_url));
+    let values: Vec<_> = decode_all(&decoder, &messages).await.into_iter().map(|(_, v)| v).collect();
+    assert_exactly(&seqs_by_generator(&values), 2, 150);
+    tokio::time::timeout(WAIT, rt.shutdown()).await.expect("shutdown in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_and_offsets_round_trip_over_ssl() {
+    round_trip("ssl").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_and_offsets_round_trip_over_mutual_tls() {
+    round_trip("mtls").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_and_offsets_round_trip_over_sasl_ssl_plain() {
+    round_trip("plain").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_and_offsets_round_trip_over_sasl_ssl_scram_sha_512() {
+    round_trip("scram").await;
+}
+
+/// A config file for the CLI whose `kafka` section uses `pairs` against `bootstrap`.
+fn cli_config(dir: &Path, bootstrap: &str, pairs: &[(String, String)]) -> std::path::PathBuf {
+    let text = format!(
+        r#"kafka:
+  bootstrap_servers: {bootstrap}
+  producer: {props}
+  consumer: {props}
+schema_registry: {{url: embedded}}
+schemas_dir: {schemas}
+api: {{enabled: false}}
+connectors:
+  - {{name: gen, class: datagen, topic: refused.records, generators: 1, count: 10}}
+"#,
+        props = flow(pairs),
+        schemas = repo().join("schemas").display()
+    );
+    write_temp(dir, "config.yaml", &text)
+}
+
+/// The three ways a secured connection is refused, with the words that must name the cause.
+fn refusals(broker: &Broker) -> Vec<(&'static str, String, Vec<(String, String)>, &'static str)> {
+    let (sasl, mut wrong_password) = security(broker, "plain");
+    for (k, v) in &mut wrong_password {
+        if k == "sasl.password" {
+            *v = WRONG_PASSWORD.to_owned();
+        }
+    }
+    let (ssl, mut untrusted) = security(broker, "ssl");
+    for (k, v) in &mut untrusted {
+        if k == "ssl.ca.location" {
+            *v = broker.certs().join("other-ca.crt").display().to_string();
+        }
+    }
+    let (_, mut mechanism) = security(broker, "scram");
+    for (k, v) in &mut mechanism {
+        if k == "sasl.mechanism" {
+            *v = "SCRAM-SHA-256".to_owned();
+        }
+    }
+    vec![
+        ("wrong password", sasl.clone(), wrong_password, "rejected the SASL credentials"),
+        ("untrusted CA", ssl, untrusted, "TLS certificate is not trusted"),
+        ("mechanism not enabled", sasl, mechanism, "does not enable the configured SASL mechanism"),
+    ]
+}
+
+#[test]
+fn run_names_why_the_broker_refused_it() {
+    let broker = Broker::shared();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runs: Vec<_> = refusals(broker)
+        .into_iter()
+        .map(|(case, bootstrap, pairs, cause)| {
+            let case_dir = dir.path().join(case.replace(' ', "-"));
+            std::fs::create_dir_all(&case_dir).expect("case dir");
+            let path = cli_config(&case_dir, &bootstrap, &pairs);
+            std::thread::spawn(move || {
+                let out = cli(&["run", "--config", path.to_str().expect("utf-8 path")], Duration::from_secs(90));
+                (case, cause, out)
+            })
+        })
+        .collect();
+    for run in runs {
+        let (case, cause, out) = run.join().expect("cli thread");
+        assert_ne!(out.code, Some(0), "{case}: run must fail:\n{}", out.stderr);
+        assert!(out.stderr.contains(cause), "{case}: the cause `{cause}` is named:\n{}", out.stderr);
+        assert!(!out.stderr.contains(WRONG_PASSWORD), "{case}: the password leaked:\n{}", out.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_with_a_wrong_password_fails_alone() {
+    let broker = Broker::shared();
+    let (bootstrap, pairs) = security(broker, "plain");
+    let cfg = config(&format!(
+        r#"
+kafka:
+  bootstrap_servers: {bootstrap}
+  producer: {props}
+  consumer: {props}
+  offsets: {{topic: offsets.tenants, partitions: 2, flush_interval: 200ms}}
+schema_registry: {{url: embedded}}
+api: {{enabled: false}}
+connectors:
+  - {{name: good, class: datagen, topic: tenants.good, generators: 1, rate: 200}}
+  - name: bad
+    class: datagen
+    topic: tenants.bad
+    generators: 1
+    rate: 200
+    producer: {{sasl.password: {WRONG_PASSWORD}}}
+"#,
+        props = flow(&pairs)
+    ));
+    let rt = Runtime::start_with(&cfg, datagen_plugins(), fast_backoff()).await.expect("runtime starts");
+    let failed = rt.supervisor.wait_for("bad", WAIT, |s| s.state == State::Failed).await.expect("bad fails");
+    let reason = failed.trace.clone().unwrap_or_default();
+    assert!(reason.contains("rejected the SASL credentials"), "the cause is named: {reason}");
+    assert!(!reason.contains(WRONG_PASSWORD), "the password stays out of the status: {reason}");
+    wait_for(WAIT, "the good tenant's records", || async {
+        rt.supervisor.snapshot("good").ok().filter(|s| s.records_acknowledged >= 400).map(|_| ())
+    })
+    .await;
+    let good = rt.supervisor.status("good").expect("status");
+    assert_eq!(good.connector.state, State::Running, "{:?}", good.connector);
+    assert_eq!(good.connector.restarts, 0);
+    tokio::time::timeout(WAIT, rt.shutdown()).await.expect("shutdown in time");
+}
