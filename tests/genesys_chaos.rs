@@ -1,6 +1,7 @@
 //! A simulated day of chaos: 50 queues, a seeded random schedule of every fault kind, the day
-//! time-scaled into a few minutes. Judged by the simulator's ground truth read back from Kafka:
-//! zero conversations and zero final states missing. Duplicates are reported, not failed.
+//! time-scaled into a few minutes, written to a real Apache Kafka broker. Judged by the
+//! simulator's ground truth read back from Kafka: zero conversations and zero final states
+//! missing. Duplicates are reported, not failed.
 //!
 //! Replay a failure with the seed it printed: `CHAOS_SEED=<seed> cargo test --test genesys_chaos`.
 
@@ -42,7 +43,10 @@ async fn a_day_of_chaos_loses_nothing() {
         .collect();
         sim.faults.random.rates_per_hour = rates;
 
-        let mut stack = Stack::start(sim, 32, |_| {}).await;
+        let broker = tokio::task::spawn_blocking(|| broker::Broker::start(broker::Listeners::Plain))
+            .await
+            .expect("broker thread");
+        let mut stack = Stack::start_on(Kafka::Broker(&broker), sim, 32, |_| {}).await;
         stack.wait_for("a healthy connector", Duration::from_secs(30), Stack::healthy).await;
         let from_ms = now_ms();
         let started = std::time::Instant::now();

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod apicurio;
 pub mod broker;
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,6 +1,10 @@
 //! The whole pipeline against the simulated org: simulator → Genesys connector → runtime →
-//! Avro → Kafka (embedded), judged by the simulator's ground truth read back from Kafka.
+//! Avro → Kafka (embedded, or a real broker), judged by the simulator's ground truth read back
+//! from Kafka.
 #![allow(dead_code)]
+
+#[path = "../common/broker.rs"]
+pub mod broker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -88,7 +92,15 @@ fn parse(text: &str) -> tributary::config::Config {
     }
 }
 
-/// Simulator + runtime (embedded broker and registry) + the Genesys connector.
+/// Which Kafka a [`Stack`] writes to.
+pub enum Kafka<'a> {
+    /// The in-process mock cluster.
+    Embedded,
+    /// A real broker: the records topic is created there with the stack's partitions.
+    Broker(&'a broker::Broker),
+}
+
+/// Simulator + runtime (embedded registry, embedded or real broker) + the Genesys connector.
 pub struct Stack {
     pub sim: Arc<SimHandle>,
     pub runtime: Option<Runtime>,
@@ -98,16 +110,23 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(sim: SimConfig, partitions: i32, tweak: impl FnOnce(&mut Value)) -> Self {
+        Self::start_on(Kafka::Embedded, sim, partitions, tweak).await
+    }
+
+    pub async fn start_on(kafka: Kafka<'_>, sim: SimConfig, partitions: i32, tweak: impl FnOnce(&mut Value)) -> Self {
         let sim = Arc::new(Simulator::start(sim).await.expect("simulator starts"));
         let mut entry = connector_entry(&sim);
         tweak(&mut entry);
-        let text = config_text(
-            &format!(
+        let kafka_section = match kafka {
+            Kafka::Embedded => format!(
                 "  bootstrap_servers: embedded\n  embedded_partitions: {partitions}\n  offsets:\n    flush_interval: 1s"
             ),
-            "  url: embedded",
-            &entry,
-        );
+            Kafka::Broker(broker) => {
+                broker.create_topic(TOPIC, partitions, &[]).await;
+                format!("  bootstrap_servers: {}\n  offsets:\n    flush_interval: 1s", broker.bootstrap())
+            }
+        };
+        let text = config_text(&kafka_section, "  url: embedded", &entry);
         let config = parse(&text);
         let backoff = Backoff {
             initial: Duration::from_millis(200),

@@ -7,11 +7,13 @@ records arrived (or fails after TIMEOUT_S seconds), decodes each value with `Avr
 through the registry at REGISTRY_URL, and prints one JSON line per record:
 `{"partition", "offset", "timestamp", "key", "schema_id", "value"}`. Timestamps in the value
 (Avro timestamp-millis, which the deserializer turns into datetimes) are printed as epoch
-milliseconds. Exits 1 on any failure.
+milliseconds. Exits 1 on any failure. With REGISTRY_CA set, an https registry's certificate is
+checked against that CA file.
 """
 
 import datetime
 import json
+import os
 import struct
 import sys
 import time
@@ -40,7 +42,10 @@ def main():
     bootstrap, registry_url, topic, count, timeout = sys.argv[1:6]
     count, deadline = int(count), time.monotonic() + float(timeout)
 
-    registry = SchemaRegistryClient({"url": registry_url})
+    registry_conf = {"url": registry_url}
+    if os.environ.get("REGISTRY_CA"):
+        registry_conf["ssl.ca.location"] = os.environ["REGISTRY_CA"]
+    registry = SchemaRegistryClient(registry_conf)
     deserializer = AvroDeserializer(registry)
     consumer = Consumer(
         {

@@ -1,0 +1,121 @@
+//! Bearer auth to the registry, over real HTTP on 127.0.0.1: the embedded registry accepts one
+//! bearer token; a fixed token is sent as given; OAuth client credentials fetch tokens from a
+//! token endpoint (a small server in this test), fetch a new one when the registry answers 401,
+//! and a refused client fails with a message that names the client but never the secret.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use tributary::oauth::{ClientCredentials, TokenError};
+use tributary::schema_registry::{
+    BearerAuth, EmbeddedRegistry, EmbeddedRegistryConfig, EmbeddedRegistryHandle, RegistryClient, RegistryConfig,
+    RegistryError, RetryPolicy, Secret,
+};
+
+const SCHEMA: &str = r#"{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"id","type":"string"}]}"#;
+const CLIENT_SECRET: &str = "client-secret-5b2e";
+
+async fn registry_expecting(token: &str) -> EmbeddedRegistryHandle {
+    let mut config = EmbeddedRegistryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    config.bearer_token = Some(Secret::new(token));
+    EmbeddedRegistry::start_with(config).await.expect("registry starts")
+}
+
+fn client(url: &str, bearer: BearerAuth) -> RegistryClient {
+    let mut config = RegistryConfig::new(url);
+    config.bearer = Some(bearer);
+    config.request_timeout = Duration::from_secs(5);
+    config.retry = RetryPolicy::none();
+    RegistryClient::new(config).expect("client")
+}
+
+/// A token endpoint that hands out `tok-1`, `tok-2`, … to `registry-client` with
+/// [`CLIENT_SECRET`] (HTTP basic client authentication), and counts its requests.
+struct TokenEndpoint {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+async fn token_endpoint() -> TokenEndpoint {
+    async fn issue(State(requests): State<Arc<AtomicUsize>>, headers: HeaderMap, body: String) -> Response {
+        let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
+        use base64::Engine as _;
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("registry-client:{CLIENT_SECRET}"))
+        );
+        let grant = body.split('&').any(|pair| pair == "grant_type=client_credentials");
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) || !grant {
+            return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "invalid_client"})))
+                .into_response();
+        }
+        axum::Json(serde_json::json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": 3600}))
+            .into_response()
+    }
+    let requests = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().route("/oauth/token", post(issue)).with_state(requests.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    TokenEndpoint { url: format!("http://{addr}/oauth/token"), requests }
+}
+
+fn credentials(endpoint: &TokenEndpoint, secret: &str) -> BearerAuth {
+    BearerAuth::ClientCredentials(ClientCredentials {
+        token_endpoint_url: endpoint.url.clone(),
+        client_id: "registry-client".into(),
+        client_secret: Secret::new(secret),
+        scope: Some("registry".into()),
+    })
+}
+
+#[tokio::test]
+async fn a_fixed_bearer_token_is_sent_and_a_wrong_one_refused() {
+    let registry = registry_expecting("static-token-1").await;
+    let right = client(&registry.url(), BearerAuth::Static(Secret::new("static-token-1")));
+    right.register("orders-value", SCHEMA).await.expect("accepted");
+    let wrong = client(&registry.url(), BearerAuth::Static(Secret::new("static-token-2")));
+    let error = wrong.subjects().await.expect_err("refused");
+    assert!(matches!(error, RegistryError::Auth { status: 401, .. }), "{error:?}");
+    assert!(!error.to_string().contains("static-token-2"), "{error}");
+    registry.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn client_credentials_fetch_a_token_once_and_a_new_one_after_a_401() {
+    let endpoint = token_endpoint().await;
+    // The registry accepts only the second token: the first call gets 401 with tok-1, fetches
+    // tok-2 and succeeds; later calls reuse tok-2.
+    let registry = registry_expecting("tok-2").await;
+    let client = client(&registry.url(), credentials(&endpoint, CLIENT_SECRET));
+    let id = client.register("orders-value", SCHEMA).await.expect("accepted after one refresh");
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 2, "tok-1, then tok-2 after the 401");
+    assert!(client.schema_by_id(id).await.expect("read back").contains("\"Order\""));
+    client.subjects().await.expect("subjects");
+    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 2, "a valid token is reused");
+    registry.shutdown().await.expect("stops");
+}
+
+#[tokio::test]
+async fn a_refused_client_is_named_without_its_secret() {
+    let endpoint = token_endpoint().await;
+    let registry = registry_expecting("tok-1").await;
+    let client = client(&registry.url(), credentials(&endpoint, "not-the-secret-77"));
+    let error = client.subjects().await.expect_err("no token");
+    let RegistryError::Token(TokenError::Refused { status, ref client_id, .. }) = error else {
+        panic!("expected a refused token request, got {error:?}")
+    };
+    assert_eq!((status, client_id.as_str()), (401, "registry-client"));
+    let text = error.to_string();
+    assert!(text.contains("invalid_client") && !text.contains("not-the-secret-77"), "{text}");
+    assert!(!format!("{client:?}").contains("not-the-secret-77"));
+    registry.shutdown().await.expect("stops");
+}
