@@ -6,6 +6,7 @@
 pub use tributary_connector_api as api;
 
 pub mod avro;
+pub mod check;
 pub mod config;
 pub mod datagen;
 pub mod instance;

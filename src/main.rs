@@ -53,6 +53,9 @@ enum Command {
     Run(ConfigArg),
     /// Check the config file (and every connector's config, and the schemas) without running.
     Validate(ConfigArg),
+    /// Connect to everything the config names (Kafka, the registry, each connector's source)
+    /// and say, one line per check, whether `run` will work; exits 1 when a check fails.
+    Check(ConfigArg),
     /// Read or reset stored offsets. Stop the connector first: a running one overwrites edits.
     Offsets {
         #[command(subcommand)]
@@ -173,6 +176,7 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Run(args) => run(&args.config).await,
         Command::Validate(args) => Ok(validate(&args.config)),
+        Command::Check(args) => check(&args.config).await,
         Command::Offsets { action } => offsets(action).await,
         Command::Simulate { action: SimulateAction::Genesys { config, faults, time_scale } } => {
             cli::simulate::genesys(config.as_deref(), faults.as_deref(), time_scale).await
@@ -219,6 +223,25 @@ fn validate(path: &Path) -> ExitCode {
             eprintln!("{errors}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn check(path: &Path) -> Result<ExitCode> {
+    // Offline problems first: a config that does not validate is not worth connecting with.
+    let loaded = validate_file(path, &ProcessEnv, &plugins()).map_err(|e| anyhow!("{e}"))?;
+    init_logging(&loaded.config, true);
+    let checks = tributary::check::check_config(&loaded.config, &plugins()).await;
+    let scrubber = loaded.config.scrubber();
+    for check in &checks {
+        println!("{}", scrubber.scrub(&check.to_string()));
+    }
+    let failed = checks.iter().filter(|c| c.failed()).count();
+    if failed == 0 {
+        println!("all {} checks passed", checks.len());
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{failed} of {} checks failed", checks.len());
+        Ok(ExitCode::FAILURE)
     }
 }
 

@@ -124,7 +124,8 @@ fn bearer_auth(bearer: &config::BearerAuth) -> Result<BearerAuth, RegistryError>
     }
 }
 
-fn strategy(s: config::SubjectNameStrategy) -> SubjectNameStrategy {
+/// The encoder's subject naming for the config's `subject_name_strategy`.
+pub(crate) fn strategy(s: config::SubjectNameStrategy) -> SubjectNameStrategy {
     match s {
         config::SubjectNameStrategy::TopicName => SubjectNameStrategy::TopicName,
         config::SubjectNameStrategy::RecordName => SubjectNameStrategy::RecordName,

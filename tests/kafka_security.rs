@@ -155,6 +155,7 @@ fn cli_config(dir: &Path, bootstrap: &str, pairs: &[(String, String)]) -> std::p
   bootstrap_servers: {bootstrap}
   producer: {props}
   consumer: {props}
+  offsets: {{topic: offsets.check}}
 schema_registry: {{url: embedded}}
 schemas_dir: {schemas}
 api: {{enabled: false}}
@@ -165,6 +166,15 @@ connectors:
         schemas = repo().join("schemas").display()
     );
     write_temp(dir, "config.yaml", &text)
+}
+
+/// `tributary check --config PATH`, off the async workers.
+async fn check_cli(path: std::path::PathBuf) -> CliOutput {
+    tokio::task::spawn_blocking(move || {
+        cli(&["check", "--config", path.to_str().expect("utf-8 path")], Duration::from_secs(90))
+    })
+    .await
+    .expect("cli thread")
 }
 
 /// The three ways a secured connection is refused, with the words that must name the cause.
@@ -192,6 +202,39 @@ fn refusals(broker: &Broker) -> Vec<(&'static str, String, Vec<(String, String)>
         ("untrusted CA", ssl, untrusted, "TLS certificate is not trusted"),
         ("mechanism not enabled", sasl, mechanism, "does not enable the configured SASL mechanism"),
     ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_passes_on_a_secured_broker_and_names_every_refusal() {
+    let broker = Broker::shared();
+    broker.create_topic("offsets.check", 1, &[("cleanup.policy", "compact")]).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (bootstrap, pairs) = security(broker, "scram");
+    let path = cli_config(dir.path(), &bootstrap, &pairs);
+    let out = check_cli(path).await;
+    assert_eq!(out.code, Some(0), "check passes:\n{}\n{}", out.stdout, out.stderr);
+    for line in [
+        "ok   kafka brokers",
+        "ok   kafka offsets topic offsets.check: exists, 1 partition(s), cleanup.policy=compact",
+        "ok   kafka write offsets.check",
+        "ok   kafka transactions",
+        "ok   kafka read offsets.check",
+        "ok   registry",
+    ] {
+        assert!(out.stdout.contains(line), "`{line}` in:\n{}", out.stdout);
+    }
+    let runs = refusals(broker).into_iter().map(|(case, bootstrap, pairs, cause)| {
+        let case_dir = dir.path().join(case.replace(' ', "-"));
+        std::fs::create_dir_all(&case_dir).expect("case dir");
+        let path = cli_config(&case_dir, &bootstrap, &pairs);
+        async move { (case, cause, check_cli(path).await) }
+    });
+    for (case, cause, out) in futures::future::join_all(runs).await {
+        assert_eq!(out.code, Some(1), "{case}: check fails:\n{}\n{}", out.stdout, out.stderr);
+        let line = out.stdout.lines().find(|l| l.starts_with("FAIL kafka brokers")).unwrap_or_default();
+        assert!(line.contains(cause), "{case}: `{cause}` named on the brokers line:\n{}", out.stdout);
+        assert!(!out.stdout.contains(WRONG_PASSWORD) && !out.stderr.contains(WRONG_PASSWORD), "{case}: leaked");
+    }
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::check::{Check, Checks};
 use crate::config::ConfigIssue;
 use crate::context::TaskContext;
 
@@ -72,6 +73,13 @@ pub trait Connector: Send + Sync + 'static {
     /// The topics this instance writes and their value schemas.
     fn outputs(&self, config: &Self::Config) -> Vec<Output>;
 
+    /// Connects to the source as `tributary check` asks: every credential, permission and limit
+    /// `run` will need, each as one [`Check`], leaving nothing behind (what a check creates, it
+    /// removes). Bounded in time. The default has nothing to check.
+    fn check(&self, _config: Self::Config) -> Checks {
+        Box::pin(async { Vec::new() })
+    }
+
     /// Creates the instance's tasks. Called on every (re)start; must be cheap and must not block.
     fn create_tasks(
         &self,
@@ -87,6 +95,8 @@ pub trait DynConnector: Send + Sync {
     /// Deserializes and validates `config`; on success, the outputs it will write.
     fn validate(&self, config: &Value) -> Result<Vec<Output>, Vec<ConfigIssue>>;
     fn create_tasks(&self, ctx: &ConnectorContext, config: &Value) -> Result<Vec<Box<dyn SourceTask>>, ConnectorError>;
+    /// See [`Connector::check`]; a config that does not deserialize is one failed check.
+    fn check(&self, config: &Value) -> Checks;
 }
 
 fn typed<C: DeserializeOwned>(config: &Value) -> Result<C, ConfigIssue> {
@@ -111,5 +121,15 @@ impl<T: Connector> DynConnector for T {
     fn create_tasks(&self, ctx: &ConnectorContext, config: &Value) -> Result<Vec<Box<dyn SourceTask>>, ConnectorError> {
         let config: T::Config = typed(config).map_err(|issue| ConnectorError(format!("invalid config: {issue}")))?;
         Connector::create_tasks(self, ctx, config)
+    }
+
+    fn check(&self, config: &Value) -> Checks {
+        match typed::<T::Config>(config) {
+            Ok(config) => Connector::check(self, config),
+            Err(issue) => {
+                let failed = Check::fail("config", issue.to_string(), "run `tributary validate` and fix the config");
+                Box::pin(async move { vec![failed] })
+            }
+        }
     }
 }

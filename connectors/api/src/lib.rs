@@ -37,6 +37,7 @@
 //! Cancellation is signalled through [`TaskContext::cancelled`]. A task returns promptly once it
 //! fires; records it emitted before returning are still produced and their offsets committed.
 
+mod check;
 mod config;
 mod connector;
 mod context;
@@ -44,6 +45,7 @@ mod record;
 mod secret;
 mod status;
 
+pub use check::{Check, Checks, Outcome};
 pub use config::{ConfigIssue, Duration, parse_duration};
 pub use connector::{Connector, ConnectorContext, ConnectorError, DynConnector, Output, SourceTask, TaskError};
 pub use context::{Acknowledgements, Emitter, NoAcknowledgements, Stopped, TaskContext};
