@@ -5,6 +5,7 @@
 
 pub mod apicurio;
 pub mod broker;
+pub mod connect;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
