@@ -3,6 +3,8 @@
 //! token endpoint (a small server in this test), fetch a new one when the registry answers 401,
 //! and a refused client fails with a message that names the client but never the secret.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -117,5 +119,44 @@ async fn a_refused_client_is_named_without_its_secret() {
     let text = error.to_string();
     assert!(text.contains("invalid_client") && !text.contains("not-the-secret-77"), "{text}");
     assert!(!format!("{client:?}").contains("not-the-secret-77"));
+    registry.shutdown().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_passes_with_client_credentials_and_names_a_refused_client_without_its_secret() {
+    let endpoint = token_endpoint().await;
+    let registry = registry_expecting("tok-1").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = |name: &str, secret: &str| {
+        let text = format!(
+            "kafka: {{bootstrap_servers: embedded}}\nschema_registry:\n  url: {}\n  bearer_auth:\n    client_id: \
+             registry-client\n    client_secret: \"{secret}\"\n    token_endpoint_url: {}\nschemas_dir: {}\n\
+             connectors:\n  - {{name: gen, class: datagen, topic: bearer.records}}\n",
+            registry.url(),
+            endpoint.url,
+            common::repo().join("schemas").display()
+        );
+        common::write_temp(dir.path(), name, &text)
+    };
+    let good = file("good.yaml", CLIENT_SECRET);
+    let bad = file("bad.yaml", "not-the-secret-77");
+    let (good, bad) = tokio::task::spawn_blocking(move || {
+        let run = |path: &std::path::Path| {
+            common::cli(&["check", "--config", path.to_str().expect("utf-8")], Duration::from_secs(60))
+        };
+        (run(&good), run(&bad))
+    })
+    .await
+    .expect("cli thread");
+    assert_eq!(good.code, Some(0), "{}\n{}", good.stdout, good.stderr);
+    assert!(good.stdout.contains("ok   registry subject bearer.records-value: absent"), "{}", good.stdout);
+    assert_eq!(bad.code, Some(1), "{}\n{}", bad.stdout, bad.stderr);
+    let line = bad.stdout.lines().find(|l| l.starts_with("FAIL registry")).unwrap_or_default();
+    assert!(line.contains("refused client `registry-client`") && line.contains("bearer_auth"), "{}", bad.stdout);
+    for out in [&good, &bad] {
+        for secret in [CLIENT_SECRET, "not-the-secret-77", "tok-1", "tok-2"] {
+            assert!(!out.stdout.contains(secret) && !out.stderr.contains(secret), "`{secret}` leaked:\n{}", out.stdout);
+        }
+    }
     registry.shutdown().await.expect("stops");
 }
