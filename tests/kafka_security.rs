@@ -177,8 +177,12 @@ async fn check_cli(path: std::path::PathBuf) -> CliOutput {
     .expect("cli thread")
 }
 
-/// The three ways a secured connection is refused, with the words that must name the cause.
-fn refusals(broker: &Broker) -> Vec<(&'static str, String, Vec<(String, String)>, &'static str)> {
+/// One way to be refused: its name, the bootstrap, the client properties, and the words that
+/// must name the cause.
+type Refusal = (&'static str, String, Vec<(String, String)>, &'static str);
+
+/// The three ways a secured connection is refused.
+fn refusals(broker: &Broker) -> Vec<Refusal> {
     let (sasl, mut wrong_password) = security(broker, "plain");
     for (k, v) in &mut wrong_password {
         if k == "sasl.password" {

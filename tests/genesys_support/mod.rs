@@ -3,6 +3,9 @@
 //! from Kafka.
 #![allow(dead_code)]
 
+// The same file as `common::broker`: a test binary that includes both support modules compiles
+// it twice, harmlessly.
+#[allow(clippy::duplicate_mod)]
 #[path = "../common/broker.rs"]
 pub mod broker;
 
