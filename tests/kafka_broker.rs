@@ -15,7 +15,6 @@ use rdkafka::consumer::Consumer;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 use tributary::avro::Decoder;
-use tributary::datagen::FillerPool;
 use tributary::runtime::Runtime;
 use tributary::schema_registry::{EmbeddedRegistry, EmbeddedRegistryConfig};
 use tributary::supervisor::State;
@@ -244,32 +243,7 @@ async fn confluent_python_consumer_reads_from_the_real_broker() {
     let rt = Runtime::start_with(&cfg, datagen_plugins(), fast_backoff()).await.expect("runtime starts");
     let schema_id = registered_id(&rt.registry_url, "python.real-value").await;
 
-    let mut command = tokio::process::Command::new(&python);
-    command
-        .arg(repo().join("tests/python/consume_datagen.py"))
-        .args([&bootstrap, &rt.registry_url, "python.real", &(2 * COUNT).to_string(), "60"])
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
-        .await
-        .expect("the Python consumer finished within 120 s")
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    assert!(output.status.success(), "Python consumer failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let pool = FillerPool::new(SEED, 500);
-    for line in &lines {
-        assert_eq!(line["schema_id"].as_u64(), Some(u64::from(schema_id)), "{line}");
-        check_datagen_record(
-            &pool,
-            SEED,
-            line["key"].as_str().map(str::as_bytes),
-            &line["value"],
-            line["timestamp"].as_i64(),
-        );
-    }
-    let values: Vec<Value> = lines.iter().map(|l| l["value"].clone()).collect();
-    assert_exactly(&seqs_by_generator(&values), 2, COUNT);
+    let lines = python_consume_datagen(&python, &bootstrap, &rt.registry_url, "python.real", 2 * COUNT, None).await;
+    assert_python_read_datagen(&lines, schema_id, SEED, 2, COUNT);
     tokio::time::timeout(WAIT, rt.shutdown()).await.expect("shutdown in time");
 }

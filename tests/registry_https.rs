@@ -9,8 +9,6 @@ mod common;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use serde_json::Value;
-use tributary::datagen::FillerPool;
 use tributary::runtime::Runtime;
 use tributary::schema_registry::RegistryError;
 use tributary::supervisor::State;
@@ -50,29 +48,10 @@ async fn schemas_registered_over_https_are_read_back_by_confluents_python_client
     })
     .await;
 
-    let mut command = tokio::process::Command::new(&python);
-    command
-        .arg(repo().join("tests/python/consume_datagen.py"))
-        .args([&rt.bootstrap_servers, &apicurio.url(), "https.records", &(2 * COUNT).to_string(), "60"])
-        .env("REGISTRY_CA", &ca)
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
-        .await
-        .expect("the Python consumer finished within 120 s")
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    assert!(output.status.success(), "Python consumer failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    let pool = FillerPool::new(SEED, 500);
-    for line in &lines {
-        assert_eq!(line["schema_id"].as_u64(), Some(u64::from(schema_id)), "{line}");
-        let key = line["key"].as_str().map(str::as_bytes);
-        check_datagen_record(&pool, SEED, key, &line["value"], line["timestamp"].as_i64());
-    }
-    let values: Vec<Value> = lines.iter().map(|l| l["value"].clone()).collect();
-    assert_exactly(&seqs_by_generator(&values), 2, COUNT);
+    let lines =
+        python_consume_datagen(&python, &rt.bootstrap_servers, &apicurio.url(), "https.records", 2 * COUNT, Some(&ca))
+            .await;
+    assert_python_read_datagen(&lines, schema_id, SEED, 2, COUNT);
     tokio::time::timeout(WAIT, rt.shutdown()).await.expect("shutdown in time");
 }
 

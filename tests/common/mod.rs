@@ -391,6 +391,52 @@ pub fn python_or_skip(test: &str) -> Option<PathBuf> {
     );
 }
 
+/// Reads `count` datagen records of `topic` with Confluent's Python consumer and
+/// `AvroDeserializer` (`tests/python/consume_datagen.py`), trusting `registry_ca` for an https
+/// registry: one JSON object per record (`partition`, `offset`, `timestamp`, `key`, `schema_id`,
+/// `value`).
+pub async fn python_consume_datagen(
+    python: &Path,
+    bootstrap: &str,
+    registry_url: &str,
+    topic: &str,
+    count: i64,
+    registry_ca: Option<&Path>,
+) -> Vec<Value> {
+    let mut command = tokio::process::Command::new(python);
+    command
+        .arg(repo().join("tests/python/consume_datagen.py"))
+        .args([bootstrap, registry_url, topic, &count.to_string(), "60"])
+        .kill_on_drop(true);
+    if let Some(ca) = registry_ca {
+        command.env("REGISTRY_CA", ca);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("the Python consumer finished within 120 s")
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "Python consumer failed ({}):\n{stderr}", output.status);
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// Checks what [`python_consume_datagen`] read: every record under `schema_id`, each one what
+/// the generator makes for its seq, and each of `generators` holding exactly seqs `0..count`.
+pub fn assert_python_read_datagen(lines: &[Value], schema_id: u32, seed: u64, generators: i64, count: i64) {
+    assert_eq!(lines.len() as i64, generators * count);
+    let pool = FillerPool::new(seed, 500);
+    for line in lines {
+        assert_eq!(line["schema_id"].as_u64(), Some(u64::from(schema_id)), "{line}");
+        let key = line["key"].as_str().map(str::as_bytes);
+        check_datagen_record(&pool, seed, key, &line["value"], line["timestamp"].as_i64());
+    }
+    let values: Vec<Value> = lines.iter().map(|l| l["value"].clone()).collect();
+    assert_exactly(&seqs_by_generator(&values), generators, count);
+}
+
 /// A file in a fresh temporary directory.
 pub fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
