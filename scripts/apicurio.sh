@@ -40,92 +40,21 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF=$ROOT/scripts/apicurio.sh
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+. "$ROOT/scripts/lib/service.sh"
 JVM_DIR=${TRIBUTARY_JVM_DIR:-/usr/lib/jvm}
-
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
-note() { printf '%s\n' "$*" >&2; }
-
-usage() {
-    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
-}
+SVC_NAME=apicurio
+SVC_WHAT=registry
+SVC_MATCH='quarkus-run\.jar'
 
 default_state() { printf '%s\n' "${TRIBUTARY_APICURIO_STATE:-${TMPDIR:-/tmp}/tributary-apicurio-$(id -u)}"; }
 
-check_port() { # NAME VALUE
-    if [[ ! $2 =~ ^[0-9]{1,5}$ ]] || ((10#$2 < 1 || 10#$2 > 65535)); then
-        die "$1 must be a TCP port number (got '$2')"
-    fi
-}
-
-# 0 when something accepts TCP connections on 127.0.0.1:$1.
-port_open() {
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
-}
-
-# 0 when GET http://127.0.0.1:$1$2 answers 200.
-http_ok() {
-    local code
-    if command -v curl >/dev/null 2>&1; then
-        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1$2" 2>/dev/null) || return 1
-    else
-        # shellcheck disable=SC2016 # expanded by the inner bash
-        code=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"
-            printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$2" >&3
-            head -n 1 <&3' _ "$1" "$2" 2>/dev/null | cut -d' ' -f2) || return 1
-    fi
-    [[ $code == 200 ]]
-}
-
-# The major version of the java $1 (empty when it does not run).
-java_major() {
-    "$1" -version 2>&1 | sed -n '1s/^[^"]*"\([0-9]*\).*/\1/p'
-}
-
-# The java to run (21 or newer), on stdout.
-find_java() {
-    local java version
-    if [[ -n ${APICURIO_JAVA:-} ]]; then
-        [[ -x $APICURIO_JAVA ]] || die "APICURIO_JAVA='$APICURIO_JAVA' is not an executable file"
-        version=$(java_major "$APICURIO_JAVA")
-        if [[ -z $version ]] || ((version < 21)); then
-            die "APICURIO_JAVA=$APICURIO_JAVA is Java ${version:-?}; Apicurio Registry 3 needs Java 21 or newer"
-        fi
-        printf '%s\n' "$APICURIO_JAVA"
-        return 0
-    fi
-    if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
-        version=$(java_major "$JAVA_HOME/bin/java")
-        if [[ -n $version ]] && ((version >= 21)); then
-            printf '%s\n' "$JAVA_HOME/bin/java"
-            return 0
-        fi
-    fi
-    local best='' best_version=0 candidate real seen=" "
-    for candidate in "$JVM_DIR"/*/bin/java; do
-        [[ -x $candidate ]] || continue
-        real=$(readlink -f "$candidate")
-        [[ $seen == *" $real "* ]] && continue
-        seen+="$real "
-        version=$(java_major "$real")
-        if [[ -n $version ]] && ((version >= 21 && version > best_version)); then
-            best=$real
-            best_version=$version
-        fi
-    done
-    [[ -n $best ]] ||
-        die "Apicurio Registry 3 needs Java 21 or newer and none was found (APICURIO_JAVA, JAVA_HOME, $JVM_DIR/*): install a JDK 21+ there or point APICURIO_JAVA at its bin/java"
-    printf '%s\n' "$best"
-}
+find_java() { svc_find_newest_java APICURIO_JAVA 21 "Apicurio Registry 3" "$JVM_DIR"; }
 
 # The unpacked registry (the folder of quarkus-run.jar), on stdout; never downloads.
 find_app() {
     local dir
-    dir=$("$ROOT/scripts/fetch-jars.sh" --dir apicurio 2>/dev/null) ||
-        die "Apicurio Registry is not fetched: run scripts/fetch-jars.sh apicurio"
+    dir=$(svc_jar_dir apicurio "Apicurio Registry is not fetched") || exit 1
     [[ -f $dir/quarkus-run.jar ]] || die "$dir has no quarkus-run.jar: remove it and run scripts/fetch-jars.sh apicurio"
     printf '%s\n' "$dir"
 }
@@ -190,53 +119,8 @@ cmd_run() {
         ${jvm_opts[@]+"${jvm_opts[@]}"} -jar "$app/quarkus-run.jar"
 }
 
-# 0 when PID is a live registry JVM (and not some other process that got the pid later).
-is_registry() {
-    local pid=$1
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'quarkus-run\.jar'
-}
-
-# 0 while PID exists and is not a zombie (an exited child of this shell not yet reaped).
-alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z ]]
-}
-
-# SIGTERM, then wait up to $2 seconds; SIGKILL and fail after that.
-stop_pid() {
-    local pid=$1 timeout=$2 deadline
-    kill -TERM "$pid" 2>/dev/null || return 0
-    deadline=$((SECONDS + timeout))
-    while alive "$pid"; do
-        if ((SECONDS >= deadline)); then
-            kill -KILL "$pid" 2>/dev/null || true
-            return 1
-        fi
-        sleep 0.1
-    done
-}
-
-# Seconds since $1 (an EPOCHREALTIME value), with one decimal.
-elapsed() {
-    local now=${EPOCHREALTIME/./} then=${1/./}
-    local ms=$(((now - then) / 1000))
-    printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
-}
-
-show_logs() {
-    local state=$1
-    if [[ -s $state/apicurio.out ]]; then
-        note "--- last lines of $state/apicurio.out ---"
-        tail -n 15 "$state/apicurio.out" >&2
-    fi
-    if [[ -s $state/apicurio.log ]]; then
-        note "--- last 30 lines of $state/apicurio.log ---"
-        tail -n 30 "$state/apicurio.log" >&2
-    fi
-}
+# Ready: the management port ($1) says so and the http(s) port ($2) accepts connections.
+registry_ready() { http_ok "$1" /health/ready && port_open "$2"; }
 
 cmd_start() {
     [[ $# -le 1 ]] || die "usage: scripts/apicurio.sh start [PORT]"
@@ -245,102 +129,21 @@ cmd_start() {
     export APICURIO_PORT=$port
     export APICURIO_MGMT_PORT=${APICURIO_MGMT_PORT:-$((port + 1))}
     check_port APICURIO_MGMT_PORT "$APICURIO_MGMT_PORT"
-    local state pid
+    local state
     state=$(default_state)
-    mkdir -p "$state" || die "cannot create $state"
-    if [[ -f $state/apicurio.pid ]]; then
-        pid=$(<"$state/apicurio.pid")
-        if is_registry "$pid"; then
-            die "a registry from $state is already running (pid $pid): scripts/apicurio.sh stop first"
-        fi
-        rm -f "$state/apicurio.pid"
-    fi
-    local var p
-    for var in APICURIO_PORT APICURIO_MGMT_PORT APICURIO_SSL_PORT; do
-        p=${!var:-}
-        [[ -z $p ]] && continue
-        check_port "$var" "$p"
-        ! port_open "$p" || die "port $p ($var) on 127.0.0.1 is already in use"
-    done
+    svc_start_checks "$state" APICURIO_PORT APICURIO_MGMT_PORT APICURIO_SSL_PORT
     find_java >/dev/null
-    if ! "$ROOT/scripts/fetch-jars.sh" --dir apicurio >/dev/null 2>&1; then
-        note "Apicurio Registry is missing: fetching it first (scripts/fetch-jars.sh apicurio)"
-        "$ROOT/scripts/fetch-jars.sh" apicurio >/dev/null
-    fi
+    svc_fetch_missing apicurio "Apicurio Registry is missing: fetching it first"
     local url=http://127.0.0.1:$port/apis/ccompat/v7 main_port=$port
     if [[ -n ${APICURIO_TLS_DIR:-} && -n ${APICURIO_SSL_PORT:-} ]]; then
         url=https://127.0.0.1:$APICURIO_SSL_PORT/apis/ccompat/v7
         main_port=$APICURIO_SSL_PORT
     fi
-
-    local start=$EPOCHREALTIME timeout=${APICURIO_START_TIMEOUT:-90}
-    nohup "$SELF" run "$state" >"$state/apicurio.out" 2>&1 </dev/null &
-    pid=$!
-    printf '%s\n' "$pid" >"$state/apicurio.pid"
-    # shellcheck disable=SC2064 # the pid is fixed now
-    trap "kill -TERM $pid 2>/dev/null; rm -f '$state/apicurio.pid'; exit 130" INT TERM
-
-    local deadline=$((SECONDS + timeout))
-    until http_ok "$APICURIO_MGMT_PORT" /health/ready && port_open "$main_port"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            local rc=0
-            wait "$pid" || rc=$?
-            rm -f "$state/apicurio.pid"
-            show_logs "$state"
-            die "the registry exited during start-up (exit status $rc); see $state/apicurio.log"
-        fi
-        if ((SECONDS >= deadline)); then
-            show_logs "$state"
-            stop_pid "$pid" 10 || true
-            rm -f "$state/apicurio.pid"
-            die "the registry was not ready within $timeout s (it was stopped); see $state/apicurio.log"
-        fi
-        sleep 0.2
-    done
-    trap - INT TERM
-    note "registry ready in $(elapsed "$start") s: pid $pid, state $state, log $state/apicurio.log"
+    svc_launch "$state" "${APICURIO_START_TIMEOUT:-90}" "was not ready" "registry ready" \
+        registry_ready "$APICURIO_MGMT_PORT" "$main_port"
     printf '%s\n' "$url"
 }
 
-cmd_stop() {
-    [[ $# -eq 0 ]] || die "usage: scripts/apicurio.sh stop"
-    local state pid start
-    state=$(default_state)
-    if [[ ! -f $state/apicurio.pid ]]; then
-        note "no registry running (no $state/apicurio.pid)"
-        return 0
-    fi
-    pid=$(<"$state/apicurio.pid")
-    if ! is_registry "$pid"; then
-        rm -f "$state/apicurio.pid"
-        note "no registry running (stale pid file $state/apicurio.pid removed)"
-        return 0
-    fi
-    start=$EPOCHREALTIME
-    local timeout=${APICURIO_STOP_TIMEOUT:-30}
-    if ! stop_pid "$pid" "$timeout"; then
-        rm -f "$state/apicurio.pid"
-        die "the registry (pid $pid) did not stop within $timeout s after SIGTERM; it was killed (SIGKILL)"
-    fi
-    rm -f "$state/apicurio.pid"
-    note "registry stopped (pid $pid) in $(elapsed "$start") s"
-}
+cmd_stop() { svc_stop "${APICURIO_STOP_TIMEOUT:-30}" "$@"; }
 
-main() {
-    local cmd=${1:-}
-    [[ $# -gt 0 ]] && shift
-    case $cmd in
-        run) cmd_run "$@" ;;
-        start) cmd_start "$@" ;;
-        stop) cmd_stop "$@" ;;
-        -h | --help | help)
-            usage
-            ;;
-        *)
-            usage
-            die "unknown command '${cmd}' (expected run, start or stop)"
-            ;;
-    esac
-}
-
-main "$@"
+svc_main "$@"

@@ -27,16 +27,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${TRIBUTARY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tributary}
 JARS=$CACHE/jars
 NAMES=(kafka connect apicurio)
-
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
-note() { printf '%s\n' "$*" >&2; }
-
-usage() {
-    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
-}
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+. "$ROOT/scripts/lib/service.sh"
 
 known_name() {
     local n

@@ -53,57 +53,15 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF=$ROOT/scripts/kafka-broker.sh
-
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
-note() { printf '%s\n' "$*" >&2; }
-
-usage() {
-    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
-}
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+. "$ROOT/scripts/lib/service.sh"
+SVC_NAME=broker
+SVC_WHAT=broker
+SVC_MATCH='kafka\.Kafka'
 
 default_state() { printf '%s\n' "${TRIBUTARY_KAFKA_STATE:-${TMPDIR:-/tmp}/tributary-kafka-$(id -u)}"; }
 
-check_port() { # NAME VALUE
-    if [[ ! $2 =~ ^[0-9]{1,5}$ ]] || ((10#$2 < 1 || 10#$2 > 65535)); then
-        die "$1 must be a TCP port number (got '$2')"
-    fi
-}
-
-# 0 when something accepts TCP connections on 127.0.0.1:$1.
-port_open() {
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
-}
-
-# The java to run (17 or newer), on stdout.
-find_java() {
-    local java
-    if [[ -n ${KAFKA_JAVA:-} ]]; then
-        java=$KAFKA_JAVA
-    elif [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
-        java=$JAVA_HOME/bin/java
-    else
-        java=$(command -v java 2>/dev/null) ||
-            die "java not found: install Java 17+ (Debian package: openjdk-17-jre-headless) or set KAFKA_JAVA"
-    fi
-    [[ -x $java ]] || die "java '$java' is not an executable file"
-    local version
-    version=$("$java" -version 2>&1 | sed -n '1s/^[^"]*"\([0-9]*\).*/\1/p')
-    [[ -n $version ]] || die "could not tell the version of $java"
-    ((version >= 17)) || die "$java is Java $version; Kafka 4.4 needs Java 17 or newer"
-    printf '%s\n' "$java"
-}
-
-# The folder of the Kafka jars, on stdout; never downloads.
-find_jars() {
-    local dir
-    dir=$("$ROOT/scripts/fetch-jars.sh" --dir kafka 2>/dev/null) ||
-        die "the Kafka jars are not fetched: run scripts/fetch-jars.sh kafka"
-    printf '%s\n' "$dir"
-}
+find_java() { svc_find_java KAFKA_JAVA 17 "Kafka 4.4"; }
 
 # "name:pw,name:pw" → one "name<TAB>pw" line each, validated. $1 is the variable's name.
 parse_users() {
@@ -179,7 +137,7 @@ cmd_run() {
 
     local java jars
     java=$(find_java)
-    jars=$(find_jars)
+    jars=$(svc_jar_dir kafka "the Kafka jars are not fetched")
 
     mkdir -p "$state" || die "cannot create $state"
     state=$(cd "$state" && pwd)
@@ -281,9 +239,7 @@ cmd_run() {
     } >"$props"
 
     write_log_config "$state"
-    if [[ -f $state/broker.log ]]; then
-        mv -f "$state/broker.log" "$state/broker.log.prev"
-    fi
+    svc_keep_prev_log "$state"
 
     # SIGTERM/SIGINT before the exec below also stop a storage tool that is running.
     trap 'if [[ -n $TOOL_PID ]]; then kill -TERM "$TOOL_PID" 2>/dev/null || true; fi; exit 143' TERM INT
@@ -330,11 +286,10 @@ cmd_run() {
         ${jvm_opts[@]+"${jvm_opts[@]}"} -cp "$jars/*" kafka.Kafka "$props"
 }
 
-# 0 when PID is a live broker JVM (and not some other process that got the pid later).
-is_broker() {
-    local pid=$1
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka'
+# Up: the broker JVM still runs, its log says so, and PORT ($2) accepts connections.
+broker_up() {
+    kill -0 "$SVC_PID" 2>/dev/null &&
+        grep -q 'Kafka Server started' "$1/broker.log" 2>/dev/null && port_open "$2"
 }
 
 cmd_start() {
@@ -344,144 +299,16 @@ cmd_start() {
     export KAFKA_PORT=$port
     export KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((port + 1))}
     check_port KAFKA_CONTROLLER_PORT "$KAFKA_CONTROLLER_PORT"
-    local state pid
+    local state
     state=$(default_state)
-    mkdir -p "$state" || die "cannot create $state"
-    if [[ -f $state/broker.pid ]]; then
-        pid=$(<"$state/broker.pid")
-        if is_broker "$pid"; then
-            die "a broker from $state is already running (pid $pid): scripts/kafka-broker.sh stop first"
-        fi
-        rm -f "$state/broker.pid"
-    fi
-    local var p
-    for var in KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_SSL_PORT KAFKA_SASL_SSL_PORT KAFKA_MTLS_PORT; do
-        p=${!var:-}
-        [[ -z $p ]] && continue
-        check_port "$var" "$p"
-        ! port_open "$p" || die "port $p ($var) on 127.0.0.1 is already in use"
-    done
+    svc_start_checks "$state" KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_SSL_PORT KAFKA_SASL_SSL_PORT KAFKA_MTLS_PORT
     find_java >/dev/null
-    if ! "$ROOT/scripts/fetch-jars.sh" --dir kafka >/dev/null 2>&1; then
-        note "the Kafka jars are missing: fetching them first (scripts/fetch-jars.sh kafka)"
-        "$ROOT/scripts/fetch-jars.sh" kafka >/dev/null
-    fi
-
-    if [[ -f $state/broker.log ]]; then
-        mv -f "$state/broker.log" "$state/broker.log.prev"
-    fi
-    local start=$EPOCHREALTIME timeout=${KAFKA_START_TIMEOUT:-60}
-    nohup "$SELF" run "$state" >"$state/broker.out" 2>&1 </dev/null &
-    pid=$!
-    printf '%s\n' "$pid" >"$state/broker.pid"
-    # shellcheck disable=SC2064 # the pid is fixed now
-    trap "kill -TERM $pid 2>/dev/null; rm -f '$state/broker.pid'; exit 130" INT TERM
-
-    local deadline=$((SECONDS + timeout))
-    while :; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            local rc=0
-            wait "$pid" || rc=$?
-            rm -f "$state/broker.pid"
-            show_logs "$state"
-            die "the broker exited during start-up (exit status $rc); see $state/broker.log"
-        fi
-        if grep -q 'Kafka Server started' "$state/broker.log" 2>/dev/null && port_open "$port"; then
-            break
-        fi
-        if ((SECONDS >= deadline)); then
-            show_logs "$state"
-            stop_pid "$pid" 10 || true
-            rm -f "$state/broker.pid"
-            die "the broker did not start within $timeout s (it was stopped); see $state/broker.log"
-        fi
-        sleep 0.2
-    done
-    trap - INT TERM
-    note "broker started in $(elapsed "$start") s: pid $pid, state $state, log $state/broker.log"
+    svc_fetch_missing kafka "the Kafka jars are missing: fetching them first"
+    svc_keep_prev_log "$state"
+    svc_launch "$state" "${KAFKA_START_TIMEOUT:-60}" "did not start" "broker started" broker_up "$state" "$port"
     printf '127.0.0.1:%s\n' "$port"
 }
 
-show_logs() {
-    local state=$1
-    if [[ -s $state/broker.out ]]; then
-        note "--- last lines of $state/broker.out ---"
-        tail -n 15 "$state/broker.out" >&2
-    fi
-    if [[ -s $state/broker.log ]]; then
-        note "--- last 30 lines of $state/broker.log ---"
-        tail -n 30 "$state/broker.log" >&2
-    fi
-}
+cmd_stop() { svc_stop "${KAFKA_STOP_TIMEOUT:-30}" "$@"; }
 
-# 0 while PID exists and is not a zombie (an exited child of this shell not yet reaped).
-alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z ]]
-}
-
-# SIGTERM, then wait up to $2 seconds; SIGKILL and fail after that.
-stop_pid() {
-    local pid=$1 timeout=$2 deadline
-    kill -TERM "$pid" 2>/dev/null || return 0
-    deadline=$((SECONDS + timeout))
-    while alive "$pid"; do
-        if ((SECONDS >= deadline)); then
-            kill -KILL "$pid" 2>/dev/null || true
-            return 1
-        fi
-        sleep 0.1
-    done
-}
-
-# Seconds since $1 (an EPOCHREALTIME value), with one decimal.
-elapsed() {
-    local now=${EPOCHREALTIME/./} then=${1/./}
-    local ms=$(((now - then) / 1000))
-    printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
-}
-
-cmd_stop() {
-    [[ $# -eq 0 ]] || die "usage: scripts/kafka-broker.sh stop"
-    local state pid start
-    state=$(default_state)
-    if [[ ! -f $state/broker.pid ]]; then
-        note "no broker running (no $state/broker.pid)"
-        return 0
-    fi
-    pid=$(<"$state/broker.pid")
-    if ! is_broker "$pid"; then
-        rm -f "$state/broker.pid"
-        note "no broker running (stale pid file $state/broker.pid removed)"
-        return 0
-    fi
-    start=$EPOCHREALTIME
-    local timeout=${KAFKA_STOP_TIMEOUT:-30}
-    if ! stop_pid "$pid" "$timeout"; then
-        rm -f "$state/broker.pid"
-        die "the broker (pid $pid) did not stop within $timeout s after SIGTERM; it was killed (SIGKILL)"
-    fi
-    rm -f "$state/broker.pid"
-    note "broker stopped (pid $pid) in $(elapsed "$start") s"
-}
-
-main() {
-    local cmd=${1:-}
-    [[ $# -gt 0 ]] && shift
-    case $cmd in
-        run) cmd_run "$@" ;;
-        start) cmd_start "$@" ;;
-        stop) cmd_stop "$@" ;;
-        -h | --help | help)
-            usage
-            ;;
-        *)
-            usage
-            die "unknown command '${cmd}' (expected run, start or stop)"
-            ;;
-    esac
-}
-
-main "$@"
+svc_main "$@"

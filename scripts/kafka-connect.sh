@@ -48,72 +48,16 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SELF=$ROOT/scripts/kafka-connect.sh
+# shellcheck source-path=SCRIPTDIR source=lib/service.sh
+. "$ROOT/scripts/lib/service.sh"
 MAIN_CLASS=org.apache.kafka.connect.cli.ConnectDistributed
-
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
-note() { printf '%s\n' "$*" >&2; }
-
-usage() {
-    sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
-}
+SVC_NAME=connect
+SVC_WHAT="Connect worker"
+SVC_MATCH=$MAIN_CLASS
 
 default_state() { printf '%s\n' "${TRIBUTARY_CONNECT_STATE:-${TMPDIR:-/tmp}/tributary-connect-$(id -u)}"; }
 
-check_port() { # NAME VALUE
-    if [[ ! $2 =~ ^[0-9]{1,5}$ ]] || ((10#$2 < 1 || 10#$2 > 65535)); then
-        die "$1 must be a TCP port number (got '$2')"
-    fi
-}
-
-# 0 when something accepts TCP connections on 127.0.0.1:$1.
-port_open() {
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
-}
-
-# 0 when GET http://127.0.0.1:$1$2 answers 200.
-http_ok() {
-    local code
-    if command -v curl >/dev/null 2>&1; then
-        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$1$2" 2>/dev/null) || return 1
-    else
-        # shellcheck disable=SC2016 # expanded by the inner bash
-        code=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"
-            printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$2" >&3
-            head -n 1 <&3' _ "$1" "$2" 2>/dev/null | cut -d' ' -f2) || return 1
-    fi
-    [[ $code == 200 ]]
-}
-
-# The java to run (17 or newer), on stdout.
-find_java() {
-    local java
-    if [[ -n ${CONNECT_JAVA:-} ]]; then
-        java=$CONNECT_JAVA
-    elif [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
-        java=$JAVA_HOME/bin/java
-    else
-        java=$(command -v java 2>/dev/null) ||
-            die "java not found: install Java 17+ (Debian package: openjdk-17-jre-headless) or set CONNECT_JAVA"
-    fi
-    [[ -x $java ]] || die "java '$java' is not an executable file"
-    local version
-    version=$("$java" -version 2>&1 | sed -n '1s/^[^"]*"\([0-9]*\).*/\1/p')
-    [[ -n $version ]] || die "could not tell the version of $java"
-    ((version >= 17)) || die "$java is Java $version; Kafka Connect 4.3 needs Java 17 or newer"
-    printf '%s\n' "$java"
-}
-
-# The folder of the Connect jars, on stdout; never downloads.
-find_jars() {
-    local dir
-    dir=$("$ROOT/scripts/fetch-jars.sh" --dir connect 2>/dev/null) ||
-        die "the Kafka Connect jars are not fetched: run scripts/fetch-jars.sh connect"
-    printf '%s\n' "$dir"
-}
+find_java() { svc_find_java CONNECT_JAVA 17 "Kafka Connect 4.3"; }
 
 cmd_run() {
     [[ $# -eq 1 && -n $1 ]] || die "usage: scripts/kafka-connect.sh run STATE_DIR"
@@ -128,7 +72,7 @@ cmd_run() {
 
     local java jars
     java=$(find_java)
-    jars=$(find_jars)
+    jars=$(svc_jar_dir connect "the Kafka Connect jars are not fetched")
     mkdir -p "$state" || die "cannot create $state"
     state=$(cd "$state" && pwd)
 
@@ -181,9 +125,7 @@ cmd_run() {
             echo "rootLogger.appenderRef.out.ref = STDOUT"
         fi
     } >"$state/log4j2.properties"
-    if [[ -f $state/connect.log ]]; then
-        mv -f "$state/connect.log" "$state/connect.log.prev"
-    fi
+    svc_keep_prev_log "$state"
 
     local jvm_opts=()
     if [[ -n ${CONNECT_JVM_OPTS:-} ]]; then
@@ -195,148 +137,23 @@ cmd_run() {
         ${jvm_opts[@]+"${jvm_opts[@]}"} -cp "$jars/*" "$MAIN_CLASS" "$props"
 }
 
-# 0 when PID is a live worker JVM (and not some other process that got the pid later).
-is_worker() {
-    local pid=$1
-    [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$MAIN_CLASS"
-}
-
-# 0 while PID exists and is not a zombie (an exited child of this shell not yet reaped).
-alive() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    [[ ${stat:0:1} != Z ]]
-}
-
-# SIGTERM, then wait up to $2 seconds; SIGKILL and fail after that.
-stop_pid() {
-    local pid=$1 timeout=$2 deadline
-    kill -TERM "$pid" 2>/dev/null || return 0
-    deadline=$((SECONDS + timeout))
-    while alive "$pid"; do
-        if ((SECONDS >= deadline)); then
-            kill -KILL "$pid" 2>/dev/null || true
-            return 1
-        fi
-        sleep 0.1
-    done
-}
-
-# Seconds since $1 (an EPOCHREALTIME value), with one decimal.
-elapsed() {
-    local now=${EPOCHREALTIME/./} then=${1/./}
-    local ms=$(((now - then) / 1000))
-    printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
-}
-
-show_logs() {
-    local state=$1
-    if [[ -s $state/connect.out ]]; then
-        note "--- last lines of $state/connect.out ---"
-        tail -n 15 "$state/connect.out" >&2
-    fi
-    if [[ -s $state/connect.log ]]; then
-        note "--- last 30 lines of $state/connect.log ---"
-        tail -n 30 "$state/connect.log" >&2
-    fi
-}
-
 cmd_start() {
     [[ $# -le 1 ]] || die "usage: scripts/kafka-connect.sh start [PORT]"
     local port=${1:-8083}
     check_port PORT "$port"
     export CONNECT_REST_PORT=$port
     export CONNECT_BOOTSTRAP=${CONNECT_BOOTSTRAP:-127.0.0.1:9092}
-    local state pid
+    local state
     state=$(default_state)
-    mkdir -p "$state" || die "cannot create $state"
-    if [[ -f $state/connect.pid ]]; then
-        pid=$(<"$state/connect.pid")
-        if is_worker "$pid"; then
-            die "a Connect worker from $state is already running (pid $pid): scripts/kafka-connect.sh stop first"
-        fi
-        rm -f "$state/connect.pid"
-    fi
-    ! port_open "$port" || die "port $port (CONNECT_REST_PORT) on 127.0.0.1 is already in use"
+    svc_start_checks "$state" CONNECT_REST_PORT
     find_java >/dev/null
-    if ! "$ROOT/scripts/fetch-jars.sh" --dir connect >/dev/null 2>&1; then
-        note "the Kafka Connect jars are missing: fetching them first (scripts/fetch-jars.sh connect)"
-        "$ROOT/scripts/fetch-jars.sh" connect >/dev/null
-    fi
-
-    if [[ -f $state/connect.log ]]; then
-        mv -f "$state/connect.log" "$state/connect.log.prev"
-    fi
-    local start=$EPOCHREALTIME timeout=${CONNECT_START_TIMEOUT:-60}
-    nohup "$SELF" run "$state" >"$state/connect.out" 2>&1 </dev/null &
-    pid=$!
-    printf '%s\n' "$pid" >"$state/connect.pid"
-    # shellcheck disable=SC2064 # the pid is fixed now
-    trap "kill -TERM $pid 2>/dev/null; rm -f '$state/connect.pid'; exit 130" INT TERM
-
-    local deadline=$((SECONDS + timeout))
-    while ! http_ok "$port" /connectors; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            local rc=0
-            wait "$pid" || rc=$?
-            rm -f "$state/connect.pid"
-            show_logs "$state"
-            die "the Connect worker exited during start-up (exit status $rc); see $state/connect.log"
-        fi
-        if ((SECONDS >= deadline)); then
-            show_logs "$state"
-            stop_pid "$pid" 10 || true
-            rm -f "$state/connect.pid"
-            die "the Connect worker did not answer on port $port within $timeout s (it was stopped); see $state/connect.log"
-        fi
-        sleep 0.2
-    done
-    trap - INT TERM
-    note "Connect worker ready in $(elapsed "$start") s: pid $pid, state $state, log $state/connect.log"
+    svc_fetch_missing connect "the Kafka Connect jars are missing: fetching them first"
+    svc_keep_prev_log "$state"
+    svc_launch "$state" "${CONNECT_START_TIMEOUT:-60}" "did not answer on port $port" "Connect worker ready" \
+        http_ok "$port" /connectors
     printf 'http://127.0.0.1:%s\n' "$port"
 }
 
-cmd_stop() {
-    [[ $# -eq 0 ]] || die "usage: scripts/kafka-connect.sh stop"
-    local state pid start
-    state=$(default_state)
-    if [[ ! -f $state/connect.pid ]]; then
-        note "no Connect worker running (no $state/connect.pid)"
-        return 0
-    fi
-    pid=$(<"$state/connect.pid")
-    if ! is_worker "$pid"; then
-        rm -f "$state/connect.pid"
-        note "no Connect worker running (stale pid file $state/connect.pid removed)"
-        return 0
-    fi
-    start=$EPOCHREALTIME
-    local timeout=${CONNECT_STOP_TIMEOUT:-30}
-    if ! stop_pid "$pid" "$timeout"; then
-        rm -f "$state/connect.pid"
-        die "the Connect worker (pid $pid) did not stop within $timeout s after SIGTERM; it was killed (SIGKILL)"
-    fi
-    rm -f "$state/connect.pid"
-    note "Connect worker stopped (pid $pid) in $(elapsed "$start") s"
-}
+cmd_stop() { svc_stop "${CONNECT_STOP_TIMEOUT:-30}" "$@"; }
 
-main() {
-    local cmd=${1:-}
-    [[ $# -gt 0 ]] && shift
-    case $cmd in
-        run) cmd_run "$@" ;;
-        start) cmd_start "$@" ;;
-        stop) cmd_stop "$@" ;;
-        -h | --help | help)
-            usage
-            ;;
-        *)
-            usage
-            die "unknown command '${cmd}' (expected run, start or stop)"
-            ;;
-    esac
-}
-
-main "$@"
+svc_main "$@"
