@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod diagnosis;
 pub mod embedded;
+pub mod msk_iam;
 pub mod producer;
 pub mod properties;
 
