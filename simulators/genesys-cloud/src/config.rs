@@ -67,11 +67,16 @@ pub struct ListenConfig {
     pub login_port: u16,
     pub api_port: u16,
     pub streaming_port: u16,
+    /// The host name written into the URLs the org hands out (the handle's base URLs and every
+    /// channel's `connectUri`) instead of the listen address, with the listeners' ports: for
+    /// clients that reach the org through a proxy or a NAT that knows that name. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertised_host: Option<String>,
 }
 
 impl Default for ListenConfig {
     fn default() -> Self {
-        ListenConfig { host: "127.0.0.1".into(), login_port: 0, api_port: 0, streaming_port: 0 }
+        ListenConfig { host: "127.0.0.1".into(), login_port: 0, api_port: 0, streaming_port: 0, advertised_host: None }
     }
 }
 
@@ -344,6 +349,11 @@ impl SimConfig {
         }
         if self.clients.is_empty() {
             return bad("at least one client is required".into());
+        }
+        if let Some(host) = &self.listen.advertised_host
+            && (host.is_empty() || host.contains(['/', ':', '@', ' ']))
+        {
+            return bad(format!("listen.advertised_host must be a bare host name, got `{host}`"));
         }
         let mut ids = std::collections::HashSet::new();
         for c in &self.clients {

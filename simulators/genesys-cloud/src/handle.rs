@@ -34,7 +34,14 @@ impl Simulator {
         let login = crate::server::bind(&host, config.listen.login_port).await?;
         let api = crate::server::bind(&host, config.listen.api_port).await?;
         let streaming = crate::server::bind(&host, config.listen.streaming_port).await?;
-        let addr = |l: &tokio::net::TcpListener| l.local_addr().map_err(SimError::Io);
+        let advertised = config.listen.advertised_host.clone();
+        let addr = |l: &tokio::net::TcpListener| {
+            let local = l.local_addr().map_err(SimError::Io)?;
+            Ok::<String, SimError>(match &advertised {
+                Some(host) => format!("{host}:{}", local.port()),
+                None => local.to_string(),
+            })
+        };
         let urls = Urls {
             login: format!("http://{}", addr(&login)?),
             api: format!("http://{}", addr(&api)?),
