@@ -21,9 +21,11 @@
 //!   error instead of starting another.
 //! - **Errors.** A 401, or a 400 `invalid_client` / `unauthorized_client` / `invalid_grant`, is
 //!   [`AuthError::InvalidClient`]: fatal, naming the client id (never the secret). Any other 4xx
-//!   is [`AuthError::Refused`], also fatal (a wrong login URL, a disabled grant). 429, 5xx,
+//!   is [`AuthError::Refused`], also fatal (a wrong login URL, a disabled grant). A proxy that
+//!   wants credentials (407) is [`AuthError::Proxy`], fatal, naming the proxy. 429, 5xx,
 //!   timeouts and connection failures are retried with jittered backoff (429 after its
-//!   `Retry-After`) and end, when attempts run out, in [`AuthError::Unavailable`]: retriable.
+//!   `Retry-After`) and end, when attempts run out, in [`AuthError::Unavailable`]: retriable; it
+//!   names the login host, and the proxy when one is used.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,6 +37,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tributary_connector_api::Secret;
 
+use crate::net::Egress;
 use crate::rest::backoff::Backoff;
 use crate::rest::error::ErrorClass;
 use crate::rest::http;
@@ -58,6 +61,8 @@ pub struct AuthConfig {
     pub backoff: Backoff,
     /// A token-endpoint `Retry-After` longer than this ends the attempt. Default 180 s.
     pub retry_after_ceiling: Duration,
+    /// Direct or through a proxy. Default [`Egress::direct`].
+    pub egress: Egress,
 }
 
 impl AuthConfig {
@@ -73,6 +78,7 @@ impl AuthConfig {
             request_timeout: Duration::from_secs(15),
             backoff: Backoff::default(),
             retry_after_ceiling: Duration::from_secs(180),
+            egress: Egress::direct(),
         }
     }
 }
@@ -103,12 +109,19 @@ pub enum AuthError {
     /// The token endpoint refused the request for another reason. Fatal.
     #[error("token endpoint refused oauth client `{client_id}` ({status}): {detail}")]
     Refused { client_id: String, status: u16, detail: String },
+    /// The proxy refused the token request (407: it wants credentials). Fatal.
+    #[error("proxy {proxy} answered {status} {reason} to the token request for oauth client `{client_id}`{}", proxy_hint(*.status))]
+    Proxy { client_id: String, proxy: String, status: u16, reason: String },
     /// Transient failures on every attempt. Retriable.
-    #[error("no token for oauth client `{client_id}` after {attempts} attempts: {detail}")]
-    Unavailable { client_id: String, attempts: u32, detail: String },
+    #[error("no token for oauth client `{client_id}` from {login} after {attempts} attempts: {detail}")]
+    Unavailable { client_id: String, login: String, attempts: u32, detail: String },
     /// The HTTP client could not be built. Fatal.
     #[error("invalid oauth configuration for client `{client_id}`: {detail}")]
     Config { client_id: String, detail: String },
+}
+
+fn proxy_hint(status: u16) -> &'static str {
+    if status == 407 { " (set the proxy's user and password: http://user:password@host:port)" } else { "" }
 }
 
 impl AuthError {
@@ -184,9 +197,9 @@ pub struct TokenSource {
 impl TokenSource {
     /// Builds the source; no request is made until [`TokenSource::current`].
     pub fn new(config: AuthConfig) -> Result<Self, AuthError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
+        let http = config
+            .egress
+            .apply(reqwest::Client::builder().connect_timeout(config.connect_timeout).timeout(config.request_timeout))
             .build()
             .map_err(|e| AuthError::Config { client_id: config.client_id.clone(), detail: e.to_string() })?;
         let token_url = format!("{}/oauth/token", config.login_base_url.trim_end_matches('/'));
@@ -290,7 +303,12 @@ impl TokenSource {
             };
             let too_long = wait.is_some_and(|w| w > cfg.retry_after_ceiling);
             if !cfg.backoff.allows_another(attempts) || too_long {
-                let e = AuthError::Unavailable { client_id: cfg.client_id.clone(), attempts, detail };
+                let e = AuthError::Unavailable {
+                    client_id: cfg.client_id.clone(),
+                    login: cfg.login_base_url.trim_end_matches('/').to_string(),
+                    attempts,
+                    detail,
+                };
                 return Err(self.record_failure(e));
             }
             let delay = wait.unwrap_or_else(|| cfg.backoff.delay(attempts));
@@ -353,11 +371,36 @@ impl TokenSource {
             .form(&[("grant_type", "client_credentials")])
             .send()
             .await;
+        let proxy = cfg.egress.proxy_for_url(&self.inner.token_url);
         let resp = match sent {
             Ok(r) => r,
-            Err(e) => return Err(Attempt::Transient { detail: http::describe(&e).0, wait: None }),
+            Err(e) => {
+                let (detail, _) = http::describe(&e);
+                if let Some(proxy) = proxy {
+                    if http::is_proxy_auth_required(&detail) {
+                        return Err(Attempt::Final(AuthError::Proxy {
+                            client_id: cfg.client_id.clone(),
+                            proxy: proxy.to_string(),
+                            status: 407,
+                            reason: "Proxy Authentication Required".into(),
+                        }));
+                    }
+                    return Err(Attempt::Transient { detail: format!("{detail} (through proxy {proxy})"), wait: None });
+                }
+                return Err(Attempt::Transient { detail, wait: None });
+            }
         };
         let status = resp.status().as_u16();
+        if status == 407
+            && let Some(proxy) = proxy
+        {
+            return Err(Attempt::Final(AuthError::Proxy {
+                client_id: cfg.client_id.clone(),
+                proxy: proxy.to_string(),
+                status,
+                reason: resp.status().canonical_reason().unwrap_or_default().to_string(),
+            }));
+        }
         let wait = http::retry_after(resp.headers());
         let body = match resp.bytes().await {
             Ok(b) => b,

@@ -6,9 +6,12 @@
 //! 20 channels per OAuth client, a channel reused at most 10 times, rollover 1 h before the 24 h
 //! expiry, and 240 requests per minute (Genesys allows 300 per token).
 
+use std::path::PathBuf;
+
 use serde::Deserialize;
 use tributary_connector_api::{ConfigIssue, Duration, Secret};
 
+use crate::net::{Egress, ProxyUrl};
 use crate::region;
 
 /// Where the org is.
@@ -46,6 +49,16 @@ pub struct GenesysConfig {
     pub client_id: Option<String>,
     #[serde(default)]
     pub client_secret: Option<Secret>,
+    /// An HTTP proxy for every Genesys host (login, API, streaming):
+    /// `http://[user:password@]host:port`. Without it the `HTTPS_PROXY` / `HTTP_PROXY` /
+    /// `NO_PROXY` environment variables apply (see [`crate::net`]). Its credentials are
+    /// redacted wherever it is shown.
+    #[serde(default)]
+    pub proxy: Option<ProxyUrl>,
+    /// A PEM file of CA certificates trusted besides the system roots, for REST and `wss://`
+    /// (a TLS-inspecting proxy's CA).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     #[serde(default)]
     pub queues: QueueSelection,
     #[serde(default)]
@@ -314,6 +327,11 @@ impl GenesysConfig {
                 issue(path, format!("`{url}` is not an http(s) URL"));
             }
         }
+        if let Some(path) = &self.ca_file
+            && let Err(e) = Egress::with_env(None, Some(path), |_| None)
+        {
+            issue("ca_file", e.to_string());
+        }
         if self.queues.ids.is_empty() && !self.queues.needs_discovery() && self.environment == Environment::Cloud {
             issue("queues", "select queues with `ids`, `names` or `all: true`".into());
         }
@@ -403,6 +421,27 @@ mod tests {
         }))
         .expect("parses");
         assert!(config.issues().iter().any(|i| i.path == "queues.ids" && i.message.contains("need 20 channels")));
+    }
+
+    #[test]
+    fn proxy_and_ca_file_keys() {
+        let config: GenesysConfig = serde_json::from_value(serde_json::json!({
+            "topic": "t", "environment": "simulator",
+            "proxy": "http://alice:s3cret@egress.corp:3128", "ca_file": "/nonexistent/corp-ca.pem"
+        }))
+        .expect("parses");
+        assert_eq!(config.proxy.as_ref().map(ToString::to_string).as_deref(), Some("http://egress.corp:3128"));
+        assert!(!format!("{config:?}").contains("s3cret"));
+        let issues: Vec<String> = config.issues().iter().map(ToString::to_string).collect();
+        assert!(
+            issues.iter().any(|i| i.starts_with("ca_file:") && i.contains("/nonexistent/corp-ca.pem")),
+            "{issues:?}"
+        );
+        let err = serde_json::from_value::<GenesysConfig>(
+            serde_json::json!({"topic": "t", "proxy": "https://bob:hunter2@p:1"}),
+        )
+        .expect_err("https proxy");
+        assert!(err.to_string().contains("only http://") && !err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

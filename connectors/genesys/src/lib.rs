@@ -12,10 +12,12 @@
 pub mod api;
 pub mod auth;
 pub mod backfill;
+pub mod check;
 pub mod config;
 pub mod coverage;
 pub mod dedup;
 pub mod frame;
+pub mod net;
 pub mod queues;
 pub mod record;
 pub mod region;
@@ -27,7 +29,7 @@ pub mod socket;
 pub mod task;
 
 use tributary_connector_api::{
-    ConfigIssue, Connector, ConnectorContext, ConnectorError, Output, Secret, SourceTask, TaskError,
+    Checks, ConfigIssue, Connector, ConnectorContext, ConnectorError, Output, Secret, SourceTask, TaskError,
 };
 
 pub use config::GenesysConfig;
@@ -59,6 +61,11 @@ impl Connector for GenesysCloud {
         vec![Output { topic: config.topic.clone(), value_schema: record::SCHEMA_NAME.to_owned() }]
     }
 
+    /// Connects to the org as the task would: see [`check`] for what each check answers.
+    fn check(&self, config: GenesysConfig) -> Checks {
+        Box::pin(check::run(config))
+    }
+
     fn create_tasks(
         &self,
         ctx: &ConnectorContext,
@@ -68,14 +75,27 @@ impl Connector for GenesysCloud {
     }
 }
 
-/// The REST and auth clients of one connector instance, and the queues named in its config.
+/// The REST and auth clients of one connector instance, the route they take, and the queues
+/// named in its config.
 pub(crate) struct Clients {
     pub api: api::GenesysApi,
     pub auth: auth::TokenSource,
+    pub egress: net::Egress,
     pub explicit_queues: Vec<String>,
+    pub api_base_url: String,
+    pub login_base_url: String,
 }
 
 pub(crate) async fn clients(name: &str, config: &GenesysConfig) -> Result<Clients, TaskError> {
+    clients_with(name, config, |_, _| {}).await
+}
+
+/// [`clients`], with the auth and REST settings adjusted by `tune` before the clients are built.
+pub(crate) async fn clients_with(
+    name: &str,
+    config: &GenesysConfig,
+    tune: impl FnOnce(&mut auth::AuthConfig, &mut rest::RestConfig),
+) -> Result<Clients, TaskError> {
     let fatal = |e: String| TaskError::Fatal(e);
     let mut explicit_queues = config.queues.ids.clone();
     let (api_base, login_base, client_id, client_secret) = match config.environment {
@@ -108,15 +128,27 @@ pub(crate) async fn clients(name: &str, config: &GenesysConfig) -> Result<Client
         #[cfg(not(feature = "simulator"))]
         config::Environment::Simulator => return Err(fatal("this build has no simulator".into())),
     };
+    let egress = net::Egress::new(config.proxy.clone(), config.ca_file.as_deref()).map_err(|e| fatal(e.to_string()))?;
+    tracing::info!(connector = name, egress = %egress.describe(), "route to Genesys");
     let timeout = config.rest.request_timeout.get();
-    let mut auth_config = auth::AuthConfig::new(login_base, client_id, client_secret);
+    let mut auth_config = auth::AuthConfig::new(login_base.clone(), client_id, client_secret);
     auth_config.request_timeout = timeout;
-    let auth = auth::TokenSource::new(auth_config).map_err(|e| fatal(e.to_string()))?;
-    let mut rest_config = rest::RestConfig::new(api_base, name);
+    auth_config.egress = egress.clone();
+    let mut rest_config = rest::RestConfig::new(api_base.clone(), name);
     rest_config.request_timeout = timeout;
     rest_config.retry_after_ceiling = config.rest.max_retry_after.get();
     rest_config.budget.requests_per_minute = config.rest.requests_per_minute;
     rest_config.backoff.max_attempts = config.rest.max_attempts;
+    rest_config.egress = egress.clone();
+    tune(&mut auth_config, &mut rest_config);
+    let auth = auth::TokenSource::new(auth_config).map_err(|e| fatal(e.to_string()))?;
     let rest = rest::RestClient::new(rest_config, auth.clone()).map_err(|e| fatal(e.to_string()))?;
-    Ok(Clients { api: api::GenesysApi::new(rest), auth, explicit_queues })
+    Ok(Clients {
+        api: api::GenesysApi::new(rest),
+        auth,
+        egress,
+        explicit_queues,
+        api_base_url: api_base,
+        login_base_url: login_base,
+    })
 }

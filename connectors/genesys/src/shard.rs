@@ -311,7 +311,7 @@ impl Shard {
         };
         let socket = socket::open(&channel.connect_uri, &self.settings.socket)
             .await
-            .map_err(|e| BringUpError { fatal: false, message: format!("channel {}: {e}", channel.id) })?;
+            .map_err(|e| BringUpError { fatal: e.is_fatal(), message: format!("channel {}: {e}", channel.id) })?;
         let healthy = socket.healthy_ms;
         let queues: Arc<[String]> = permitted.into();
         self.set_status(|s| {

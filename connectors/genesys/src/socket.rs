@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_util::sync::CancellationToken;
 
 use crate::frame::{Inbound, classify};
+use crate::net::{Egress, TunnelError, Ws, WsConnectError, connect_ws};
 
 const PING: &str = r#"{"message":"ping"}"#;
 
@@ -32,6 +33,8 @@ pub struct SocketSettings {
     pub buffer: usize,
     /// The connector's name, for metrics.
     pub connector: String,
+    /// Direct or through a proxy, and the extra trust for `wss://`.
+    pub egress: Egress,
 }
 
 /// Something the socket saw, in arrival order.
@@ -135,6 +138,9 @@ pub enum OpenError {
     Connect(String),
     #[error("the channel refused the socket (HTTP {0})")]
     Refused(u16),
+    /// The proxy refused or failed the tunnel.
+    #[error("cannot open the channel's socket: {0}")]
+    Proxy(TunnelError),
     #[error("no pong within {0:?} of connecting")]
     NoPong(Duration),
     #[error("the socket died while opening: {0}")]
@@ -167,21 +173,34 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or_default()
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+impl OpenError {
+    /// Retrying will not help until the configuration changes: the proxy wants credentials it
+    /// was not given (407).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, OpenError::Proxy(e) if e.status() == Some(407))
+    }
+}
 
-/// Connects to `uri`, sends a ping, and returns once the pong arrives (the socket is healthy).
+/// Connects to `uri` (through the egress's proxy, if any), sends a ping, and returns once the
+/// pong arrives (the socket is healthy). Both steps together take at most twice
+/// `connect_timeout`.
 pub async fn open(uri: &str, settings: &SocketSettings) -> Result<Socket, OpenError> {
     let config = WebSocketConfig::default()
         .max_message_size(Some(settings.max_frame_bytes))
         .max_frame_size(Some(settings.max_frame_bytes));
-    let connect = tokio_tungstenite::connect_async_with_config(uri, Some(config), true);
+    let connect = connect_ws(&settings.egress, uri, config);
     let ws = match tokio::time::timeout(settings.connect_timeout, connect).await {
-        Err(_) => return Err(OpenError::Connect(format!("no answer within {:?}", settings.connect_timeout))),
-        Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
-            return Err(OpenError::Refused(response.status().as_u16()));
+        Err(_) => {
+            let via = match settings.egress.proxy_for_url(uri) {
+                Some(proxy) => format!(" (through proxy {proxy})"),
+                None => String::new(),
+            };
+            return Err(OpenError::Connect(format!("no answer within {:?}{via}", settings.connect_timeout)));
         }
+        Ok(Err(WsConnectError::Refused { status, .. })) => return Err(OpenError::Refused(status)),
+        Ok(Err(WsConnectError::Tunnel(e))) => return Err(OpenError::Proxy(e)),
         Ok(Err(e)) => return Err(OpenError::Connect(e.to_string())),
-        Ok(Ok((ws, _))) => ws,
+        Ok(Ok(ws)) => ws,
     };
     let (events_tx, events) = mpsc::channel(settings.buffer.max(16));
     let (ending_tx, mut ending) = oneshot::channel();

@@ -101,7 +101,7 @@ fn fatal(e: impl std::fmt::Display) -> TaskError {
 impl SourceTask for GenesysTask {
     async fn run(self: Box<Self>, ctx: TaskContext) -> Result<(), TaskError> {
         let GenesysTask { name, config } = *self;
-        let Clients { api, auth, explicit_queues } = clients(&name, &config).await?;
+        let Clients { api, auth, egress, explicit_queues, .. } = clients(&name, &config).await?;
         let stop = ctx.cancellation().child_token();
 
         // Keep the token fresh ahead of expiry; channels roll over onto each new one.
@@ -143,7 +143,7 @@ impl SourceTask for GenesysTask {
         let max_shards = config.channels.max_channels.saturating_sub(1).max(1);
         let plan = ShardPlan::new(wanted.iter().cloned(), config.channels.max_topics, max_shards).map_err(fatal)?;
         let (events_tx, mut events) = mpsc::channel::<ShardEvent>(8192);
-        let settings = shard_settings(&config, &name);
+        let settings = shard_settings(&config, &name, egress);
         let mut shards = Vec::new();
         for (index, queues) in plan.shards().iter().enumerate() {
             shards.push(spawn_shard(index, queues.clone(), &api, &auth, &settings, &events_tx, &stop, &name));
@@ -228,7 +228,7 @@ impl SourceTask for GenesysTask {
     }
 }
 
-fn shard_settings(config: &GenesysConfig, connector: &str) -> ShardSettings {
+fn shard_settings(config: &GenesysConfig, connector: &str, egress: crate::net::Egress) -> ShardSettings {
     let k = &config.keepalive;
     ShardSettings {
         socket: SocketSettings {
@@ -239,6 +239,7 @@ fn shard_settings(config: &GenesysConfig, connector: &str) -> ShardSettings {
             max_frame_bytes: k.max_frame_bytes,
             buffer: 4096,
             connector: connector.to_owned(),
+            egress,
         },
         verify_interval: k.verify_interval.get(),
         max_reuses: config.channels.max_reuses,

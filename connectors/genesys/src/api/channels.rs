@@ -103,6 +103,35 @@ struct RawTopic {
     missing_permissions: Option<Vec<String>>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawAvailableTopic {
+    id: String,
+    #[serde(default)]
+    requires_permissions: Option<Vec<String>>,
+}
+
+/// The permissions a topic template requires (`AvailableTopic.requiresPermissions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicPermissions {
+    /// e.g. `v2.routing.queues.{id}.conversations`.
+    pub template: String,
+    pub permissions: Vec<String>,
+}
+
+impl TopicPermissions {
+    /// Whether `topic` is an instance of the template: `{…}` matches one dot-free segment.
+    pub fn matches(&self, topic: &str) -> bool {
+        let template: Vec<&str> = self.template.split('.').collect();
+        let topic: Vec<&str> = topic.split('.').collect();
+        template.len() == topic.len()
+            && template
+                .iter()
+                .zip(&topic)
+                .all(|(t, s)| (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s)
+    }
+}
+
 #[derive(serde::Serialize)]
 struct TopicRef<'a> {
     id: &'a str,
@@ -200,6 +229,29 @@ impl GenesysApi {
         Ok(listing.entities.into_iter().map(ChannelTopic::from).collect())
     }
 
+    /// `DELETE …/channels/{id}/subscriptions`: removes every subscription of the channel. The
+    /// channel itself stays until it expires: the API has no channel `DELETE`.
+    pub async fn delete_subscriptions(&self, channel_id: &str) -> Result<(), RestError> {
+        self.rest.send(&Request::new(Method::DELETE, subscriptions_path(channel_id))).await.map(|_| ())
+    }
+
+    /// `GET /api/v2/notifications/availabletopics?expand=requiresPermissions`: the permissions
+    /// each topic template (e.g. `v2.routing.queues.{id}.conversations`) requires, as Genesys
+    /// lists them. Templates without a list are left out.
+    pub async fn topic_permissions(&self) -> Result<Vec<TopicPermissions>, RestError> {
+        let req =
+            Request::new(Method::GET, "/api/v2/notifications/availabletopics").query("expand", "requiresPermissions");
+        let listing: Entities<RawAvailableTopic> = self.rest.get_json(req).await?;
+        Ok(listing
+            .entities
+            .into_iter()
+            .filter_map(|t| {
+                let permissions = t.requires_permissions.filter(|p| !p.is_empty())?;
+                Some(TopicPermissions { template: t.id, permissions })
+            })
+            .collect())
+    }
+
     /// `GET …/channels/{id}/subscriptions`: the topics the channel is subscribed to now.
     pub async fn get_subscriptions(&self, channel_id: &str) -> Result<Vec<ChannelTopic>, RestError> {
         let req = Request::new(Method::GET, subscriptions_path(channel_id));
@@ -229,5 +281,22 @@ mod tests {
         );
         assert_eq!(parse(r#"{"id":"a","state":"Permitted"}"#).map(|t| t.state), Some(TopicState::Permitted));
         assert_eq!(parse(r#"{"id":"a"}"#).map(|t| t.state), Some(TopicState::Other(String::new())));
+    }
+
+    #[test]
+    fn topic_templates() {
+        let t = TopicPermissions {
+            template: "v2.routing.queues.{id}.conversations".into(),
+            permissions: vec!["routing:queue:view".into()],
+        };
+        assert!(t.matches("v2.routing.queues.0c57879e-fc96-440c-9e0b-e1973f88c0ef.conversations"));
+        assert!(!t.matches("v2.routing.queues.q1.conversations.calls"));
+        assert!(!t.matches("v2.users.q1.conversations"));
+        let raw: Entities<RawAvailableTopic> = serde_json::from_str(
+            r#"{"entities":[{"id":"v2.routing.queues.{id}.conversations","requiresPermissions":["a:b:c"]},{"id":"x"}]}"#,
+        )
+        .expect("listing parses");
+        assert_eq!(raw.entities[0].requires_permissions.as_deref(), Some(&["a:b:c".to_string()][..]));
+        assert!(raw.entities[1].requires_permissions.is_none());
     }
 }

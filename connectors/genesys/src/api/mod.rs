@@ -13,7 +13,7 @@ mod jobs;
 mod queues;
 
 pub use self::analytics::{DetailsPage, DetailsQuery};
-pub use self::channels::{Channel, ChannelScope, ChannelTopic, ListedChannel, TopicState};
+pub use self::channels::{Channel, ChannelScope, ChannelTopic, ListedChannel, TopicPermissions, TopicState};
 pub use self::jobs::{JobPage, JobQuery, JobState, JobStatus};
 pub use self::queues::Queue;
 use crate::rest::{RestClient, RestError};

@@ -63,6 +63,9 @@ pub enum RestError {
     /// Timeouts or connection failures on every attempt.
     #[error("{method} {path}: {detail} after {attempts} attempts")]
     Transport { method: String, path: String, attempts: u32, timeout: bool, detail: String },
+    /// The proxy refused the request (407: it wants credentials it was not given).
+    #[error("{method} {path}: proxy {proxy} answered {status} {reason}{}", proxy_hint(*.status))]
+    Proxy { method: String, path: String, proxy: String, status: u16, reason: String },
     /// A 2xx whose body is not what the API documents.
     #[error("{method} {path}: unexpected response body: {detail}")]
     Decode { method: String, path: String, detail: String },
@@ -72,6 +75,10 @@ pub enum RestError {
     /// The client could not be built (a bad base URL, TLS setup).
     #[error("invalid rest client configuration: {0}")]
     Config(String),
+}
+
+fn proxy_hint(status: u16) -> &'static str {
+    if status == 407 { " (set the proxy's user and password: http://user:password@host:port)" } else { "" }
 }
 
 fn corr(id: &Option<String>) -> String {
@@ -86,7 +93,10 @@ impl RestError {
     /// Fatal, retriable or permanent (see [`ErrorClass`]).
     pub fn class(&self) -> ErrorClass {
         match self {
-            RestError::Unauthorized { .. } | RestError::Forbidden { .. } | RestError::Config(_) => ErrorClass::Fatal,
+            RestError::Unauthorized { .. }
+            | RestError::Forbidden { .. }
+            | RestError::Proxy { .. }
+            | RestError::Config(_) => ErrorClass::Fatal,
             RestError::RateLimited { .. } | RestError::Server { .. } | RestError::Transport { .. } => {
                 ErrorClass::Retriable
             }
@@ -117,7 +127,9 @@ impl RestError {
             RestError::Forbidden { .. } => Some(403),
             RestError::NotFound { .. } => Some(404),
             RestError::RateLimited { .. } => Some(429),
-            RestError::Rejected { status, .. } | RestError::Server { status, .. } => Some(*status),
+            RestError::Rejected { status, .. } | RestError::Server { status, .. } | RestError::Proxy { status, .. } => {
+                Some(*status)
+            }
             _ => None,
         }
     }

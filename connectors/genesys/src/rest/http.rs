@@ -85,6 +85,14 @@ pub fn describe(err: &reqwest::Error) -> (String, bool) {
     (detail, timeout)
 }
 
+/// Whether a transport failure's description (see [`describe`]) is a proxy refusing a `CONNECT`
+/// tunnel with 407. reqwest does not expose the tunnel error's type, only its text
+/// ("tunnel error: proxy authorization required"), so the text is matched.
+pub fn is_proxy_auth_required(detail: &str) -> bool {
+    let lower = detail.to_ascii_lowercase();
+    lower.contains("proxy authorization required") || lower.contains("proxy authentication required")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,8 @@
 //!   ([`Backoff`]); when attempts run out, [`RestError::Server`] / [`RestError::Transport`]
 //!   (retriable). Every call the connector makes is safe to repeat: reads, idempotent PUTs, and
 //!   POSTs whose duplicate is harmless (an extra channel or job that simply expires).
+//! - **407** from a proxy is [`RestError::Proxy`] (fatal), naming the proxy; transport errors
+//!   through a proxy name it too (never its credentials).
 //! - Errors are logged with their `ININ-Correlation-Id`; nothing logged or returned contains the
 //!   client secret or a token.
 
@@ -42,6 +44,7 @@ pub use self::error::{ErrorClass, RestError};
 use self::stats::Counters;
 pub use self::stats::RestStats;
 use crate::auth::TokenSource;
+use crate::net::Egress;
 
 /// Settings of a tenant's REST client.
 #[derive(Debug, Clone)]
@@ -63,6 +66,8 @@ pub struct RestConfig {
     pub default_retry_after: Duration,
     /// 429s in a row before giving up with [`RestError::RateLimited`]. Default 10.
     pub max_rate_limited: u32,
+    /// Direct or through a proxy. Default [`Egress::direct`].
+    pub egress: Egress,
 }
 
 impl RestConfig {
@@ -78,6 +83,7 @@ impl RestConfig {
             retry_after_ceiling: Duration::from_secs(180),
             default_retry_after: Duration::from_secs(3),
             max_rate_limited: 10,
+            egress: Egress::direct(),
         }
     }
 }
@@ -159,9 +165,9 @@ enum Outcome {
 impl RestClient {
     /// Builds the client; makes no request.
     pub fn new(config: RestConfig, tokens: TokenSource) -> Result<Self, RestError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
+        let http = config
+            .egress
+            .apply(reqwest::Client::builder().connect_timeout(config.connect_timeout).timeout(config.request_timeout))
             .build()
             .map_err(|e| RestError::Config(e.to_string()))?;
         let base = config.api_base_url.trim_end_matches('/').to_string();
@@ -253,9 +259,20 @@ impl RestClient {
         let started = Instant::now();
         let resp = match builder.send().await {
             Ok(r) => r,
-            Err(e) => return Ok(Outcome::Transient(self.transport_error(req, &e))),
+            Err(e) => return Ok(self.transport_error(req, &url, &e)),
         };
         let status = resp.status().as_u16();
+        if status == 407
+            && let Some(proxy) = self.inner.config.egress.proxy_for_url(&url)
+        {
+            return Ok(Outcome::Fail(RestError::Proxy {
+                method: req.method.to_string(),
+                path: req.path.clone(),
+                proxy: proxy.to_string(),
+                status,
+                reason: resp.status().canonical_reason().unwrap_or_default().to_string(),
+            }));
+        }
         let headers = resp.headers().clone();
         // A 429 is handled through its Retry-After below; hints with a reset beyond the ceiling
         // would stall the tenant on what is likely a per-endpoint daily limit.
@@ -268,7 +285,7 @@ impl RestClient {
         let correlation_id = http::correlation_id(&headers);
         let body = match resp.bytes().await {
             Ok(b) => b.to_vec(),
-            Err(e) => return Ok(Outcome::Transient(self.transport_error(req, &e))),
+            Err(e) => return Ok(self.transport_error(req, &url, &e)),
         };
         tracing::trace!(method = %req.method, path = %req.path, status, elapsed_ms = started.elapsed().as_millis() as u64, "genesys request");
         if (200..300).contains(&status) {
@@ -317,11 +334,22 @@ impl RestClient {
         })
     }
 
-    fn transport_error(&self, req: &Request, e: &reqwest::Error) -> RestError {
-        let (detail, timeout) = http::describe(e);
+    /// A request that got no (complete) HTTP answer: retriable, except a proxy that wants
+    /// credentials.
+    fn transport_error(&self, req: &Request, url: &str, e: &reqwest::Error) -> Outcome {
+        let (mut detail, timeout) = http::describe(e);
         self.inner.counters.transport_error();
-        tracing::warn!(method = %req.method, path = %req.path, error = %detail, "genesys request did not complete");
-        RestError::Transport { method: req.method.to_string(), path: req.path.clone(), attempts: 0, timeout, detail }
+        let method = req.method.to_string();
+        let path = req.path.clone();
+        if let Some(proxy) = self.inner.config.egress.proxy_for_url(url) {
+            if http::is_proxy_auth_required(&detail) {
+                let reason = "Proxy Authentication Required".to_string();
+                return Outcome::Fail(RestError::Proxy { method, path, proxy: proxy.to_string(), status: 407, reason });
+            }
+            detail.push_str(&format!(" (through proxy {proxy})"));
+        }
+        tracing::warn!(%method, %path, error = %detail, "genesys request did not complete");
+        Outcome::Transient(RestError::Transport { method, path, attempts: 0, timeout, detail })
     }
 
     /// `GET` and decode the JSON body.
