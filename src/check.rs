@@ -9,9 +9,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+use rdkafka::admin::{AdminOptions, ResourceSpecifier};
 use rdkafka::config::ClientConfig;
-use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
 use crate::api::{Check, Output};
@@ -108,8 +107,7 @@ async fn brokers(label: &str, base: &ClientConfig, checks: &mut Vec<Check>) -> O
     let answer = tokio::task::spawn_blocking(move || {
         let mut config = base;
         config.set("allow.auto.create.topics", "false").set("log_level", "3");
-        let producer: ThreadedProducer<ErrorWatch> =
-            config.create_with_context(ErrorWatch::default()).map_err(|e| (e.to_string(), None))?;
+        let producer: ThreadedProducer<ErrorWatch> = crate::kafka::create(&config).map_err(|e| (e, None))?;
         match producer.client().fetch_metadata(None, KAFKA_TIMEOUT) {
             Ok(metadata) => {
                 let topics = metadata.topics().iter().map(|t| (t.name().to_owned(), t.partitions().len())).collect();
@@ -152,9 +150,9 @@ async fn offsets_policy(base: &ClientConfig, topic: &str, found: &BTreeMap<Strin
     if !found.contains_key(topic) {
         return Check::ok(name, "absent: run creates it with cleanup.policy=compact (needs CREATE permission)");
     }
-    let admin: AdminClient<ErrorWatch> = match base.create_with_context(ErrorWatch::default()) {
+    let admin = match crate::kafka::admin_client(base) {
         Ok(a) => a,
-        Err(e) => return Check::fail(name, e.to_string(), "check the kafka.producer properties"),
+        Err(e) => return Check::fail(name, e, "check the kafka.producer properties"),
     };
     let options = AdminOptions::new().request_timeout(Some(KAFKA_TIMEOUT));
     let described = admin.describe_configs([&ResourceSpecifier::Topic(topic)], &options).await;
@@ -204,8 +202,7 @@ async fn write_probe(label: &str, base: &ClientConfig, topic: &str) -> Check {
             .set("acks", "all")
             .set("message.timeout.ms", KAFKA_TIMEOUT.as_millis().to_string())
             .set("log_level", "3");
-        let producer: ThreadedProducer<ErrorWatch> =
-            config.create_with_context(ErrorWatch::default()).map_err(|e| (e.to_string(), None))?;
+        let producer: ThreadedProducer<ErrorWatch> = crate::kafka::create(&config).map_err(|e| (e, None))?;
         producer
             .send(BaseRecord::<[u8], [u8]>::to(&owned).key(PROBE_KEY))
             .map_err(|(e, _)| (e.to_string(), producer.context().diagnosis()))?;
@@ -233,11 +230,11 @@ async fn write_probe(label: &str, base: &ClientConfig, topic: &str) -> Check {
 async fn transactions(label: &str, base: &ClientConfig) -> Check {
     let base = base.clone();
     let name = format!("{label} transactions");
-    let result = tokio::task::spawn_blocking(move || -> Result<(), KafkaError> {
+    let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
         let mut config = base;
         config.set("transactional.id", format!("tributary-check-{}", std::process::id())).set("log_level", "3");
-        let producer: ThreadedProducer<ErrorWatch> = config.create_with_context(ErrorWatch::default())?;
-        producer.init_transactions(KAFKA_TIMEOUT)
+        let producer: ThreadedProducer<ErrorWatch> = crate::kafka::create(&config)?;
+        producer.init_transactions(KAFKA_TIMEOUT).map_err(|e| e.to_string())
     })
     .await;
     match result {

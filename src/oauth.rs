@@ -75,7 +75,7 @@ impl TokenCache {
         {
             return Ok(token.clone());
         }
-        let (token, lifetime) = self.fetch(http).await?;
+        let (token, lifetime) = fetch(&self.credentials, http).await?;
         *current = Some((token.clone(), Instant::now() + lifetime));
         Ok(token)
     }
@@ -84,40 +84,62 @@ impl TokenCache {
     pub async fn invalidate(&self) {
         *self.current.lock().await = None;
     }
+}
 
-    async fn fetch(&self, http: &reqwest::Client) -> Result<(Secret, Duration), TokenError> {
-        let c = &self.credentials;
-        let url = c.token_endpoint_url.clone();
-        let mut form = vec![("grant_type", "client_credentials")];
-        if let Some(scope) = &c.scope {
-            form.push(("scope", scope.as_str()));
-        }
-        let response = http
-            .post(&url)
-            .basic_auth(&c.client_id, Some(c.client_secret.expose()))
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| TokenError::Unreachable { url: url.clone(), reason: e.without_url().to_string() })?;
-        let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| TokenError::Unreachable { url: url.clone(), reason: e.without_url().to_string() })?;
-        if !status.is_success() {
-            // An OAuth error answer carries `error` and maybe `error_description`; nothing secret.
-            let detail = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(|e| format!(" ({e})")))
-                .unwrap_or_default();
-            return Err(TokenError::Refused { url, client_id: c.client_id.clone(), status: status.as_u16(), detail });
-        }
-        let answer: TokenAnswer = serde_json::from_slice(&body)
-            .map_err(|e| TokenError::BadAnswer { url: url.clone(), reason: e.to_string() })?;
-        if answer.access_token.is_empty() {
-            return Err(TokenError::BadAnswer { url, reason: "access_token is empty".into() });
-        }
-        let lifetime = answer.expires_in.map_or(DEFAULT_LIFETIME, Duration::from_secs);
-        Ok((Secret::new(answer.access_token), lifetime))
+/// Asks the token endpoint for a token once: the token and how long it lives.
+pub async fn fetch(c: &ClientCredentials, http: &reqwest::Client) -> Result<(Secret, Duration), TokenError> {
+    let url = c.token_endpoint_url.clone();
+    let mut form = vec![("grant_type", "client_credentials")];
+    if let Some(scope) = &c.scope {
+        form.push(("scope", scope.as_str()));
+    }
+    let response = http
+        .post(&url)
+        .basic_auth(&c.client_id, Some(c.client_secret.expose()))
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| TokenError::Unreachable { url: url.clone(), reason: e.without_url().to_string() })?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| TokenError::Unreachable { url: url.clone(), reason: e.without_url().to_string() })?;
+    if !status.is_success() {
+        // An OAuth error answer carries `error` and maybe `error_description`; nothing secret.
+        let detail = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(|e| format!(" ({e})")))
+            .unwrap_or_default();
+        return Err(TokenError::Refused { url, client_id: c.client_id.clone(), status: status.as_u16(), detail });
+    }
+    let answer: TokenAnswer =
+        serde_json::from_slice(&body).map_err(|e| TokenError::BadAnswer { url: url.clone(), reason: e.to_string() })?;
+    if answer.access_token.is_empty() {
+        return Err(TokenError::BadAnswer { url, reason: "access_token is empty".into() });
+    }
+    let lifetime = answer.expires_in.map_or(DEFAULT_LIFETIME, Duration::from_secs);
+    Ok((Secret::new(answer.access_token), lifetime))
+}
+
+/// [`fetch`] for a caller that is not async (librdkafka's token refresh): on a thread of its own
+/// with its own small runtime, bounded by `timeout`.
+pub fn fetch_blocking(c: &ClientCredentials, timeout: Duration) -> Result<(Secret, Duration), TokenError> {
+    let credentials = c.clone();
+    let url = c.token_endpoint_url.clone();
+    let unreachable = move |reason: String| TokenError::Unreachable { url: url.clone(), reason };
+    let worker = std::thread::Builder::new()
+        .name("oauth-token".into())
+        .spawn(move || {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+            let http = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
+            Ok::<_, String>(runtime.block_on(fetch(&credentials, &http)))
+        })
+        .map_err(|e| unreachable(e.to_string()))?;
+    match worker.join() {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(reason)) => Err(unreachable(reason)),
+        Err(_) => Err(unreachable("the token request panicked".into())),
     }
 }

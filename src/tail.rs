@@ -71,7 +71,7 @@ pub async fn tail(
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("allow.auto.create.topics", "false");
-    let consumer: BaseConsumer = config.create().map_err(|e| fail(e.to_string()))?;
+    let consumer: BaseConsumer<crate::kafka::ErrorWatch> = crate::kafka::create(&config).map_err(fail)?;
     let metadata = consumer
         .fetch_metadata(Some(&options.topic), Duration::from_secs(10))
         .map_err(|e| fail(format!("metadata: {e}")))?;

@@ -17,13 +17,20 @@ use tributary::runtime::Runtime;
 use tributary::supervisor::State;
 
 use common::broker::{Broker, PLAIN_USER, SCRAM_USER};
+use common::token_endpoint::{TokenEndpoint, unsecured_jwt};
 use common::*;
 
 const WAIT: Duration = Duration::from_secs(60);
 const WRONG_PASSWORD: &str = "not-the-password-9d1c";
+const OIDC_CLIENT: (&str, &str) = ("kafka-client", "kafka-client-secret-4e7a");
 
 /// Client properties (as `key: value` YAML flow items) for one way in.
 fn security(broker: &Broker, way: &str) -> (String, Vec<(String, String)>) {
+    security_with(broker, way, None)
+}
+
+/// [`security`], with the token endpoint of the `oidc` way.
+fn security_with(broker: &Broker, way: &str, token_url: Option<&str>) -> (String, Vec<(String, String)>) {
     let ca = broker.certs().join("ca.crt").display().to_string();
     let certs = broker.certs();
     let pairs: Vec<(&str, String)> = match way {
@@ -39,6 +46,15 @@ fn security(broker: &Broker, way: &str) -> (String, Vec<(String, String)>) {
             ("sasl.mechanism", "PLAIN".into()),
             ("sasl.username", PLAIN_USER.0.into()),
             ("sasl.password", PLAIN_USER.1.into()),
+            ("ssl.ca.location", ca),
+        ],
+        "oidc" => vec![
+            ("security.protocol", "SASL_SSL".into()),
+            ("sasl.mechanism", "OAUTHBEARER".into()),
+            ("sasl.oauthbearer.method", "oidc".into()),
+            ("sasl.oauthbearer.client.id", OIDC_CLIENT.0.into()),
+            ("sasl.oauthbearer.client.secret", OIDC_CLIENT.1.into()),
+            ("sasl.oauthbearer.token.endpoint.url", token_url.expect("a token endpoint for oidc").to_owned()),
             ("ssl.ca.location", ca),
         ],
         "scram" => vec![
@@ -94,8 +110,9 @@ async fn committed_over(
 /// Datagen writes 150 records per generator through `way`; the records and the committed offsets
 /// are read back through the same listener.
 async fn round_trip(way: &str) {
+    let endpoint = TokenEndpoint::start(OIDC_CLIENT.0, OIDC_CLIENT.1, |_| unsecured_jwt("tributary-oidc")).await;
     let broker = Broker::shared();
-    let (bootstrap, pairs) = security(broker, way);
+    let (bootstrap, pairs) = security_with(broker, way, Some(&endpoint.url));
     let topic = format!("secured.{way}");
     let offsets = format!("offsets.{way}");
     let cfg = config(&format!(
@@ -141,6 +158,11 @@ async fn records_and_offsets_round_trip_over_mutual_tls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_and_offsets_round_trip_over_sasl_ssl_plain() {
     round_trip("plain").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_and_offsets_round_trip_over_sasl_ssl_oauthbearer_with_oidc_client_credentials() {
+    round_trip("oidc").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

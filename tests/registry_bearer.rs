@@ -6,14 +6,9 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use common::token_endpoint::TokenEndpoint;
 use tributary::oauth::{ClientCredentials, TokenError};
 use tributary::schema_registry::{
     BearerAuth, EmbeddedRegistry, EmbeddedRegistryConfig, EmbeddedRegistryHandle, RegistryClient, RegistryConfig,
@@ -37,37 +32,8 @@ fn client(url: &str, bearer: BearerAuth) -> RegistryClient {
     RegistryClient::new(config).expect("client")
 }
 
-/// A token endpoint that hands out `tok-1`, `tok-2`, … to `registry-client` with
-/// [`CLIENT_SECRET`] (HTTP basic client authentication), and counts its requests.
-struct TokenEndpoint {
-    url: String,
-    requests: Arc<AtomicUsize>,
-}
-
 async fn token_endpoint() -> TokenEndpoint {
-    async fn issue(State(requests): State<Arc<AtomicUsize>>, headers: HeaderMap, body: String) -> Response {
-        let n = requests.fetch_add(1, Ordering::SeqCst) + 1;
-        use base64::Engine as _;
-        let expected = format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(format!("registry-client:{CLIENT_SECRET}"))
-        );
-        let grant = body.split('&').any(|pair| pair == "grant_type=client_credentials");
-        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) || !grant {
-            return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({"error": "invalid_client"})))
-                .into_response();
-        }
-        axum::Json(serde_json::json!({"access_token": format!("tok-{n}"), "token_type": "Bearer", "expires_in": 3600}))
-            .into_response()
-    }
-    let requests = Arc::new(AtomicUsize::new(0));
-    let app = axum::Router::new().route("/oauth/token", post(issue)).with_state(requests.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    TokenEndpoint { url: format!("http://{addr}/oauth/token"), requests }
+    TokenEndpoint::start("registry-client", CLIENT_SECRET, |n| format!("tok-{n}")).await
 }
 
 fn credentials(endpoint: &TokenEndpoint, secret: &str) -> BearerAuth {
@@ -99,10 +65,10 @@ async fn client_credentials_fetch_a_token_once_and_a_new_one_after_a_401() {
     let registry = registry_expecting("tok-2").await;
     let client = client(&registry.url(), credentials(&endpoint, CLIENT_SECRET));
     let id = client.register("orders-value", SCHEMA).await.expect("accepted after one refresh");
-    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 2, "tok-1, then tok-2 after the 401");
+    assert_eq!(endpoint.requests(), 2, "tok-1, then tok-2 after the 401");
     assert!(client.schema_by_id(id).await.expect("read back").contains("\"Order\""));
     client.subjects().await.expect("subjects");
-    assert_eq!(endpoint.requests.load(Ordering::SeqCst), 2, "a valid token is reused");
+    assert_eq!(endpoint.requests(), 2, "a valid token is reused");
     registry.shutdown().await.expect("stops");
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{BaseProducer, Producer};
@@ -48,8 +48,7 @@ pub async fn ensure_compacted_topic(
     let mut config = base.clone();
     // A metadata request must never create the topic behind our back with the broker's defaults.
     config.set("allow.auto.create.topics", "false");
-    let admin: AdminClient<ErrorWatch> =
-        config.create_with_context(ErrorWatch::default()).map_err(|e| unreachable(e.to_string()))?;
+    let admin = super::admin_client(&config).map_err(unreachable)?;
     let options = AdminOptions::new().request_timeout(Some(timeout));
 
     if !topic_exists(&config, topic, timeout).await.map_err(unreachable)? {
@@ -96,8 +95,9 @@ async fn topic_exists(config: &ClientConfig, topic: &str, timeout: Duration) -> 
     let config = config.clone();
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
-        let client: BaseProducer<ErrorWatch> =
-            config.create_with_context(ErrorWatch::default()).map_err(|e| e.to_string())?;
+        let client: BaseProducer<ErrorWatch> = super::create(&config)?;
+        // Serves librdkafka's first requests (an OAUTHBEARER token) before asking for metadata.
+        client.poll(Duration::ZERO);
         // A metadata request for all topics: asking for one topic by name may auto-create it.
         let metadata = client.client().fetch_metadata(None, timeout).map_err(|e| {
             // Error callbacks are served by polling: let the watch see why the broker is silent.

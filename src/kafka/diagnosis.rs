@@ -6,12 +6,16 @@
 //! timeout can be explained, and [`diagnose`] names what is wrong in the configuration.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use rdkafka::ClientContext;
+use rdkafka::client::OAuthToken;
+use rdkafka::config::{ClientConfig, FromClientConfigAndContext};
 use rdkafka::consumer::ConsumerContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryResult, ProducerContext};
+
+use super::oauthbearer::TokenSource;
 
 /// What kind of problem a connection error shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,11 +109,38 @@ pub fn diagnose(code: Option<RDKafkaErrorCode>, reason: &str) -> Option<Diagnosi
 }
 
 /// A client context that remembers the last error librdkafka reported, so that a call that
-/// timed out can say why. Usable for admin clients, consumers and producers that need no
-/// delivery reports.
+/// timed out can say why, and hands librdkafka the OAUTHBEARER tokens of its config's
+/// [`TokenSource`] (see [`crate::kafka::oauthbearer`]). Usable for admin clients, consumers and
+/// producers that need no delivery reports.
 #[derive(Default)]
 pub struct ErrorWatch {
     seen: Mutex<Seen>,
+    tokens: Option<Arc<TokenSource>>,
+}
+
+/// A client config ready for librdkafka and the context to create it with: Tributary's
+/// OAUTHBEARER properties taken off into the context. Errors name the property.
+pub fn watched(config: &ClientConfig) -> Result<(ClientConfig, ErrorWatch), String> {
+    let (config, tokens) = super::oauthbearer::split(config)?;
+    Ok((config, ErrorWatch { seen: Mutex::default(), tokens }))
+}
+
+/// A client of type `T` made from `config` with an [`ErrorWatch`] (and the config's
+/// OAUTHBEARER token source). Errors are librdkafka's, or name a Tributary property.
+pub fn create<T: FromClientConfigAndContext<ErrorWatch>>(config: &ClientConfig) -> Result<T, String> {
+    let (config, watch) = watched(config)?;
+    config.create_with_context(watch).map_err(|e| e.to_string())
+}
+
+/// The token of `tokens` for librdkafka, or why there is none.
+pub(crate) fn oauth_token(tokens: Option<&Arc<TokenSource>>) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+    match tokens {
+        Some(source) => source.token().map_err(|e| {
+            tracing::warn!(error = %e, "cannot get an OAUTHBEARER token");
+            e.into()
+        }),
+        None => Err("sasl.mechanism=OAUTHBEARER needs sasl.oauthbearer.method: oidc or aws_msk_iam".into()),
+    }
 }
 
 #[derive(Default, Clone)]
@@ -122,6 +153,11 @@ struct Seen {
 }
 
 impl ErrorWatch {
+    /// The OAUTHBEARER token source of the client's config, if any.
+    pub(crate) fn tokens(&self) -> Option<&Arc<TokenSource>> {
+        self.tokens.as_ref()
+    }
+
     /// The last configuration problem seen, if any.
     pub fn diagnosis(&self) -> Option<Diagnosis> {
         self.seen().diagnosis
@@ -143,6 +179,12 @@ impl ErrorWatch {
 }
 
 impl ClientContext for ErrorWatch {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(&self, _config: Option<&str>) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        oauth_token(self.tokens.as_ref())
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::debug!(error = %error, reason, "kafka client error");
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());

@@ -4,12 +4,14 @@ pub mod admin;
 pub mod diagnosis;
 pub mod embedded;
 pub mod msk_iam;
+pub mod oauthbearer;
 pub mod producer;
 pub mod properties;
 
 pub use admin::{TopicCheck, TopicError, ensure_compacted_topic};
-pub use diagnosis::{Diagnosis, ErrorWatch, Problem, diagnose};
+pub use diagnosis::{Diagnosis, ErrorWatch, Problem, create, diagnose, watched};
 pub use embedded::{EmbeddedError, EmbeddedKafka};
+pub use oauthbearer::admin_client;
 pub use producer::{CommitBatch, Delivery, InstanceProducer, Outgoing, ProduceError};
 
 /// Consumer errors librdkafka recovers from by itself (a broker unreachable for a while, a

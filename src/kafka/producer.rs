@@ -131,6 +131,8 @@ pub struct DeliveryContext {
     connector: Arc<str>,
     ack_latency: metrics::Histogram,
     produce_errors: metrics::Counter,
+    /// Where OAUTHBEARER tokens come from, when the config names a source.
+    tokens: Option<Arc<super::oauthbearer::TokenSource>>,
 }
 
 impl DeliveryContext {
@@ -149,6 +151,15 @@ impl DeliveryContext {
 }
 
 impl ClientContext for DeliveryContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn generate_oauth_token(
+        &self,
+        _config: Option<&str>,
+    ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
+        super::diagnosis::oauth_token(self.tokens.as_ref())
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
             self.fail(ProduceError::Fatal(format!("fatal producer error: {reason}")));
@@ -217,6 +228,7 @@ pub fn default_properties(bootstrap: &str, connector: &str) -> ClientConfig {
 impl InstanceProducer {
     pub fn new(config: &ClientConfig, connector: Arc<str>, tracker: Arc<AckTracker>) -> Result<Self, ProduceError> {
         let label = connector.to_string();
+        let (config, tokens) = super::oauthbearer::split(config).map_err(ProduceError::Fatal)?;
         let context = DeliveryContext {
             tracker,
             failure: watch::Sender::new(None),
@@ -225,6 +237,7 @@ impl InstanceProducer {
             ack_latency: metrics::histogram!("tributary_ack_latency_seconds", "connector" => label.clone()),
             produce_errors: metrics::counter!("tributary_produce_errors_total", "connector" => label),
             connector,
+            tokens,
         };
         for (key, weak) in [("enable.idempotence", "false"), ("acks", "1"), ("acks", "0")] {
             if config.get(key) == Some(weak) {

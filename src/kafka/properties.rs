@@ -14,8 +14,8 @@ use crate::config::{Config, ConfigError, Properties, is_sensitive_key};
 const FILE_KEYS: [&str; 5] =
     ["ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "ssl.crl.location", "ssl.keystore.location"];
 
-/// SASL mechanisms this build can speak (Kerberos/GSSAPI needs Cyrus SASL, which is not built in;
-/// OAUTHBEARER needs a token: librdkafka's OIDC fetcher needs libcurl, which is not built in either).
+/// SASL mechanisms this build can speak (Kerberos/GSSAPI needs Cyrus SASL, which is not built in).
+/// OAUTHBEARER tokens come from Tributary itself (see [`super::oauthbearer`]).
 pub const SASL_MECHANISMS: [&str; 4] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
 
 /// Which kind of client a set of properties is for: librdkafka refuses a consumer property on a
@@ -73,13 +73,6 @@ pub fn check(props: &Properties, role: Role) -> Vec<String> {
             ));
         }
     }
-    if props.get("sasl.oauthbearer.method").is_some_and(|m| m.to_string().eq_ignore_ascii_case("oidc")) {
-        problems.push(
-            "sasl.oauthbearer.method: oidc (tokens fetched by the Kafka client) is not in this build; use SASL PLAIN \
-             (API keys), SCRAM or mutual TLS"
-                .to_owned(),
-        );
-    }
     if problems.is_empty()
         && let Err(e) = make_client(props, role)
     {
@@ -97,6 +90,7 @@ fn make_client(props: &Properties, role: Role) -> Result<(), String> {
             config.set(key, value.to_string());
         }
     }
+    let (mut config, _tokens) = super::oauthbearer::split(&config)?;
     // No broker is named, so librdkafka would log that it has none: nothing to say here.
     config.set("log_level", "0");
     let made = match role {

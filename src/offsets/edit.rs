@@ -22,7 +22,8 @@ pub async fn write_offsets(
     let mut config = base.clone();
     config.set("enable.idempotence", "true").set("acks", "all").set("partitioner", "murmur2_random");
     config.set("message.timeout.ms", timeout.as_millis().max(1).to_string());
-    let producer: FutureProducer = config.create().map_err(|e| format!("cannot create a producer: {e}"))?;
+    let producer: FutureProducer<crate::kafka::ErrorWatch> =
+        crate::kafka::create(&config).map_err(|e| format!("cannot create a producer: {e}"))?;
     let mut pending = Vec::with_capacity(changes.len());
     for (partition, offset) in changes {
         let key = format::encode_key(connector, partition);

@@ -68,8 +68,9 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
         // with a commit marker that no consumer receives, and some brokers report the high
         // watermark of the last batch rather than of its last record.
         .set("enable.partition.eof", "true");
-    let consumer: BaseConsumer<ErrorWatch> =
-        config.create_with_context(ErrorWatch::default()).map_err(|e| fail(e.to_string()))?;
+    let consumer: BaseConsumer<ErrorWatch> = crate::kafka::create(&config).map_err(fail)?;
+    // Serves librdkafka's first requests (an OAUTHBEARER token) before asking for metadata.
+    let _ = consumer.poll(Duration::ZERO);
     let metadata = consumer.fetch_metadata(None, timeout).map_err(|e| {
         // Error callbacks are served by polling: let the watch see why the broker is silent.
         let _ = consumer.poll(Duration::from_millis(100));

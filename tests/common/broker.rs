@@ -32,6 +32,12 @@ pub const PLAIN_USER: (&str, &str) = ("alice", "alice-secret-pw");
 /// A SCRAM-SHA-512 user of the secured broker's SASL_SSL listener.
 pub const SCRAM_USER: (&str, &str) = ("carol", "carol-scram-pw");
 
+/// Adds OAUTHBEARER to the SASL_SSL listener's mechanisms.
+const OAUTHBEARER_PROPERTIES: &str = "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_ssl.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+";
+
 /// How long a broker may take to answer after launch (a cargo build may hold both cores).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -40,7 +46,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(120);
 pub enum Listeners {
     /// PLAINTEXT only.
     Plain,
-    /// PLAINTEXT, SSL, SASL_SSL (PLAIN and SCRAM-SHA-512 users) and SSL with client certificates.
+    /// PLAINTEXT, SSL, SASL_SSL (PLAIN and SCRAM-SHA-512 users, and OAUTHBEARER with unsigned
+    /// JWTs) and SSL with client certificates.
     Secured,
 }
 
@@ -156,7 +163,10 @@ impl Broker {
                 .env("KAFKA_SASL_SSL_PORT", self.ports.sasl_ssl.to_string())
                 .env("KAFKA_MTLS_PORT", self.ports.mtls.to_string())
                 .env("KAFKA_PLAIN_USERS", format!("{}:{}", PLAIN_USER.0, PLAIN_USER.1))
-                .env("KAFKA_SCRAM_USERS", format!("{}:{}", SCRAM_USER.0, SCRAM_USER.1));
+                .env("KAFKA_SCRAM_USERS", format!("{}:{}", SCRAM_USER.0, SCRAM_USER.1))
+                // OAUTHBEARER with Kafka's unsecured validator: it accepts an unsigned JWT whose
+                // `sub` names the principal (see `token_endpoint::unsecured_jwt`).
+                .env("KAFKA_EXTRA_PROPERTIES", OAUTHBEARER_PROPERTIES);
         }
         let output = self.dir.path().join("run.out");
         let out = std::fs::File::create(&output).expect("output file");

@@ -6,6 +6,7 @@
 pub mod apicurio;
 pub mod broker;
 pub mod connect;
+pub mod token_endpoint;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -25,6 +26,7 @@ use tributary::api::{
 use tributary::avro::Decoder;
 use tributary::config::{Config, Env};
 use tributary::datagen::{Datagen, DatagenConfig, DatagenRecord, FillerPool};
+use tributary::kafka::ErrorWatch;
 use tributary::plugins::Plugins;
 use tributary::schema_registry::{RegistryClient, RegistryConfig};
 use tributary::supervisor::Backoff;
@@ -204,19 +206,22 @@ pub fn seq_of(offset: Option<&SourceOffset>) -> Option<i64> {
 // Reading topics.
 
 /// A consumer for manual assignment: no group joins, nothing committed.
-pub fn consumer(bootstrap: &str) -> BaseConsumer {
+pub fn consumer(bootstrap: &str) -> BaseConsumer<ErrorWatch> {
     consumer_with(ClientConfig::new().set("bootstrap.servers", bootstrap).clone())
 }
 
-/// [`consumer`] over `base` (bootstrap and, e.g., security properties).
-pub fn consumer_with(mut base: ClientConfig) -> BaseConsumer {
+/// [`consumer`] over `base` (bootstrap and, e.g., security properties; OAUTHBEARER tokens come
+/// from the runtime's token sources, as its own consumers get them).
+pub fn consumer_with(mut base: ClientConfig) -> BaseConsumer<ErrorWatch> {
     base.set("group.id", "tributary-tests")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("allow.auto.create.topics", "false")
-        .set("enable.partition.eof", "false")
-        .create()
-        .expect("consumer")
+        .set("enable.partition.eof", "false");
+    let consumer: BaseConsumer<ErrorWatch> = tributary::kafka::create(&base).expect("consumer");
+    // Serves a first OAUTHBEARER token request before any metadata is asked for.
+    let _ = consumer.poll(Duration::ZERO);
+    consumer
 }
 
 /// Reads `topic` from the beginning (or only `partitions`, when given) until `enough` says the
