@@ -114,7 +114,7 @@ pub async fn run(config: GenesysConfig) -> Vec<Check> {
         return checks;
     }
 
-    let (queues_check, wanted) = queues(&clients.api, &config).await;
+    let (queues_check, wanted) = queues(&clients.api, &config, &clients.explicit_queues).await;
     checks.push(queues_check);
     checks.extend(channel(&clients, &config, &wanted).await);
     checks.extend(analytics(&clients.api, &config, &wanted).await);
@@ -165,10 +165,10 @@ async fn token(clients: &Clients) -> Check {
     }
 }
 
-/// The queues check, and the queue ids the connector would subscribe to.
-async fn queues(api: &GenesysApi, config: &GenesysConfig) -> (Check, Vec<String>) {
+/// The queues check, and the queue ids the connector would subscribe to. `ids` are the explicit
+/// ids: the config's, or the simulated org's with `environment: simulator`.
+async fn queues(api: &GenesysApi, config: &GenesysConfig, ids: &[String]) -> (Check, Vec<String>) {
     let selection = &config.queues;
-    let ids = &selection.ids;
     let listed = match timeout(LIST_TIMEOUT, api.list_queues(None)).await {
         Ok(Ok(listed)) => listed,
         Ok(Err(e)) => {
@@ -190,7 +190,7 @@ async fn queues(api: &GenesysApi, config: &GenesysConfig) -> (Check, Vec<String>
                     ),
                 )
             };
-            return (check, ids.clone());
+            return (check, ids.to_vec());
         }
         Err(_) => {
             let check = Check::fail(
@@ -198,12 +198,12 @@ async fn queues(api: &GenesysApi, config: &GenesysConfig) -> (Check, Vec<String>
                 format!("listing the org's queues took longer than {LIST_TIMEOUT:?}"),
                 "run the check again; if it persists, see the Genesys status page",
             );
-            return (check, ids.clone());
+            return (check, ids.to_vec());
         }
     };
     let known: std::collections::BTreeSet<&str> = listed.iter().map(|q| q.id.as_str()).collect();
     let missing: Vec<&String> = ids.iter().filter(|id| !known.contains(id.as_str())).collect();
-    let mut wanted: Vec<String> = ids.clone();
+    let mut wanted: Vec<String> = ids.to_vec();
     let mut found = Vec::new();
     if !ids.is_empty() {
         found.push(format!("{} of {} configured queue id(s) found", ids.len() - missing.len(), ids.len()));
@@ -239,7 +239,8 @@ async fn queues(api: &GenesysApi, config: &GenesysConfig) -> (Check, Vec<String>
         Check::warn(
             QUEUES,
             format!(
-                "{detail}: nothing to follow yet (new matching queues are picked up every `queues.refresh_interval`)"
+                "{}nothing to follow yet (new matching queues are picked up every `queues.refresh_interval`)",
+                if detail.is_empty() { String::new() } else { format!("{detail}: ") }
             ),
         )
     } else {
