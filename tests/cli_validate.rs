@@ -175,3 +175,45 @@ fn a_missing_file_is_an_error_not_a_panic() {
     let out = cli(&["validate", "--config", "/nonexistent/tributary.yaml"], TIMEOUT);
     assert_fails_with(&out, &["/nonexistent/tributary.yaml", "cannot read the config file"]);
 }
+
+#[test]
+fn connectivity_settings_are_checked_offline_without_showing_their_secrets() {
+    let text = format!(
+        "kafka:\n\
+         \x20 bootstrap_servers: broker-1:9093\n\
+         \x20 producer:\n\
+         \x20   security.protocol: SASL_SSL\n\
+         \x20   sasl.mechanism: OAUTHBEARER\n\
+         \x20   sasl.oauthbearer.method: oidc\n\
+         \x20   sasl.oauthbearer.client.id: svc\n\
+         \x20   sasl.oauthbearer.client.secret: oidc-secret-71c2\n\
+         \x20 consumer:\n\
+         \x20   security.protocol: SSL\n\
+         \x20   ssl.ca.location: /nonexistent/ca.pem\n\
+         \x20   ssl.key.password: key-pass-9b3d\n\
+         \x20   sasl.mechanism: GSSAPI\n\
+         schema_registry:\n\
+         \x20 url: https://registry.example:8081\n\
+         \x20 ssl.ca.location: /nonexistent/registry-ca.pem\n\
+         \x20 bearer_auth: {{token: bearer-token-4f0e, client_id: svc}}\n\
+         schemas_dir: {}\n\
+         connectors:\n\
+         \x20 - name: gen\n\
+         \x20   class: datagen\n\
+         \x20   topic: t\n",
+        repo_schemas().display()
+    );
+    let (out, _) = validate(&text);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    for expected in [
+        "sasl.oauthbearer.method=oidc needs sasl.oauthbearer.token.endpoint.url",
+        "ssl.ca.location: cannot read `/nonexistent/ca.pem`",
+        "sasl.mechanism: `GSSAPI` is not available in this build",
+        "bearer_auth takes either `token`, or all of `client_id`, `client_secret` and `token_endpoint_url`",
+    ] {
+        assert!(out.stderr.contains(expected), "`{expected}` in:\n{}", out.stderr);
+    }
+    for secret in ["oidc-secret-71c2", "key-pass-9b3d", "bearer-token-4f0e"] {
+        assert!(!out.stderr.contains(secret) && !out.stdout.contains(secret), "`{secret}` shown:\n{}", out.stderr);
+    }
+}
