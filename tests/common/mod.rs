@@ -454,7 +454,7 @@ pub async fn stored_offsets(bootstrap: &str, topic: &str, connector: &str) -> Ha
     let base = tributary::runtime::client_config(bootstrap, &Default::default());
     let topic = topic.to_owned();
     let stored = tokio::task::spawn_blocking(move || {
-        tributary::offsets::read_to_end(&base, &topic, Duration::from_secs(20)).expect("offsets topic reads")
+        tributary::offsets::read_to_end(&base, &topic, Duration::from_secs(60)).expect("offsets topic reads")
     })
     .await
     .expect("reader thread");
