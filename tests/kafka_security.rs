@@ -96,7 +96,7 @@ async fn committed_over(
     let base = client(bootstrap, pairs);
     let topic = topic.to_owned();
     let stored =
-        tokio::task::spawn_blocking(move || tributary::offsets::read_to_end(&base, &topic, Duration::from_secs(20)))
+        tokio::task::spawn_blocking(move || tributary::offsets::read_to_end(&base, &topic, Duration::from_secs(60)))
             .await
             .expect("reader thread")
             .expect("the offsets topic reads over the secured listener");
