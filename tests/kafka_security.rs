@@ -41,13 +41,8 @@ fn security_with(broker: &Broker, way: &str, token_url: Option<&str>) -> (String
             ("ssl.certificate.location", certs.join("client.crt").display().to_string()),
             ("ssl.key.location", certs.join("client.key").display().to_string()),
         ],
-        "plain" => vec![
-            ("security.protocol", "SASL_SSL".into()),
-            ("sasl.mechanism", "PLAIN".into()),
-            ("sasl.username", PLAIN_USER.0.into()),
-            ("sasl.password", PLAIN_USER.1.into()),
-            ("ssl.ca.location", ca),
-        ],
+        "plain" => sasl_user("PLAIN", PLAIN_USER, ca),
+        "scram" => sasl_user("SCRAM-SHA-512", SCRAM_USER, ca),
         "oidc" => vec![
             ("security.protocol", "SASL_SSL".into()),
             ("sasl.mechanism", "OAUTHBEARER".into()),
@@ -55,13 +50,6 @@ fn security_with(broker: &Broker, way: &str, token_url: Option<&str>) -> (String
             ("sasl.oauthbearer.client.id", OIDC_CLIENT.0.into()),
             ("sasl.oauthbearer.client.secret", OIDC_CLIENT.1.into()),
             ("sasl.oauthbearer.token.endpoint.url", token_url.expect("a token endpoint for oidc").to_owned()),
-            ("ssl.ca.location", ca),
-        ],
-        "scram" => vec![
-            ("security.protocol", "SASL_SSL".into()),
-            ("sasl.mechanism", "SCRAM-SHA-512".into()),
-            ("sasl.username", SCRAM_USER.0.into()),
-            ("sasl.password", SCRAM_USER.1.into()),
             ("ssl.ca.location", ca),
         ],
         other => panic!("no way in called {other}"),
@@ -72,6 +60,17 @@ fn security_with(broker: &Broker, way: &str, token_url: Option<&str>) -> (String
         _ => broker.sasl_ssl_bootstrap(),
     };
     (bootstrap, pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// SASL_SSL with a username and password under `mechanism`.
+fn sasl_user(mechanism: &str, (user, password): (&str, &str), ca: String) -> Vec<(&'static str, String)> {
+    vec![
+        ("security.protocol", "SASL_SSL".into()),
+        ("sasl.mechanism", mechanism.into()),
+        ("sasl.username", user.into()),
+        ("sasl.password", password.into()),
+        ("ssl.ca.location", ca),
+    ]
 }
 
 fn flow(pairs: &[(String, String)]) -> String {

@@ -87,13 +87,7 @@ impl Broker {
             mtls: free_port(),
         };
         if listeners == Listeners::Secured {
-            let status = Command::new("bash")
-                .arg(repo().join("scripts/test-certs.sh"))
-                .arg(dir.path().join("certs"))
-                .stdout(Stdio::null())
-                .status()
-                .expect("scripts/test-certs.sh runs");
-            assert!(status.success(), "scripts/test-certs.sh failed ({status})");
+            make_certs(&dir.path().join("certs"));
         }
         let broker = Broker { dir, ports, listeners, child: Mutex::new(None) };
         broker.launch();
@@ -253,6 +247,75 @@ impl Drop for Broker {
             terminate(&mut child, Duration::from_secs(10));
         }
     }
+}
+
+/// Makes the test certificates (`scripts/test-certs.sh`) in `dir`.
+pub fn make_certs(dir: &Path) {
+    let status = Command::new("bash")
+        .arg(repo().join("scripts/test-certs.sh"))
+        .arg(dir)
+        .stdout(Stdio::null())
+        .status()
+        .expect("scripts/test-certs.sh runs");
+    assert!(status.success(), "scripts/test-certs.sh failed ({status})");
+}
+
+/// Runs `scripts/SCRIPT run DIR/state` with `env` (its output in `DIR/run.out`) from the
+/// long-lived spawner, and waits until `ready` says the service answers. Panics with the end of
+/// its output, naming `what`, when it exits first or is not ready within `timeout`.
+pub fn start_service(
+    script: &str,
+    dir: &Path,
+    env: &[(&str, String)],
+    what: &str,
+    timeout: Duration,
+    ready: impl Fn() -> bool,
+) -> Child {
+    let output = dir.join("run.out");
+    let out = std::fs::File::create(&output).expect("output file");
+    let mut command = Command::new("bash");
+    command
+        .arg(repo().join("scripts").join(script))
+        .arg("run")
+        .arg(dir.join("state"))
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("output file"))
+        .stderr(out);
+    let started = Instant::now();
+    let mut child = spawn_kept(command).unwrap_or_else(|e| panic!("scripts/{script} does not start: {e}"));
+    let tail = || {
+        let text = std::fs::read_to_string(&output).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    };
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("{what} exited ({status}) before it was ready:\n{}", tail());
+        }
+        if ready() {
+            break;
+        }
+        if started.elapsed() > timeout {
+            terminate(&mut child, Duration::from_secs(10));
+            panic!("{what} was not ready within {timeout:?}:\n{}", tail());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("{what} ready {:.1} s after launch", started.elapsed().as_secs_f64());
+    child
+}
+
+/// Whether `GET path` on 127.0.0.1:`port` answers 200 (plain HTTP/1.0, no client library).
+pub fn http_ok(port: u16, path: &str) -> bool {
+    use std::io::Write;
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
 }
 
 /// Fails the test with the fix when there is no Java to run the broker.
