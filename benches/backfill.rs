@@ -101,7 +101,7 @@ async fn run(o: Options) {
         "backfill": {"safety_margin": "2s", "settle": "2s", "page_size": o.page_size, "confirm_with_jobs": o.jobs, "max_gap": "24h"},
     });
     let typed = serde_json::from_value(config).expect("config");
-    let mut tasks = GenesysCloud.create_tasks(&ConnectorContext { name: "bench".into() }, typed).expect("tasks");
+    let mut tasks = GenesysCloud::new().create_tasks(&ConnectorContext { name: "bench".into() }, typed).expect("tasks");
     let task = tasks.remove(0);
     let (emitter, mut rx) = Emitter::channel(4096);
     let drained = tokio::spawn(async move {

@@ -258,11 +258,12 @@ async fn start_org(index: usize, keepalive: Option<&Value>) -> Org {
         config["keepalive"] = keepalive.clone();
     }
     let typed: GenesysConfig = serde_json::from_value(config).expect("the connector config deserializes");
-    let issues = Connector::validate(&GenesysCloud, &typed);
+    let issues = Connector::validate(&GenesysCloud::new(), &typed);
     assert!(issues.is_empty(), "connector config invalid: {issues:?}");
     let name: Arc<str> = format!("org-{index}").into();
-    let mut tasks =
-        GenesysCloud.create_tasks(&ConnectorContext { name: name.clone() }, typed).expect("the connector's tasks");
+    let mut tasks = GenesysCloud::new()
+        .create_tasks(&ConnectorContext { name: name.clone() }, typed)
+        .expect("the connector's tasks");
     let task = tasks.pop().expect("one task");
     let (emitter, mut rx) = Emitter::channel(1024);
     let drain = tokio::spawn(async move {
@@ -629,7 +630,7 @@ async fn throughput(conversations_per_s: f64, warmup: Duration, measure: Duratio
     let sim = Arc::new(sim);
     let config = runtime_config(&sim);
     let mut plugins = Plugins::new();
-    plugins.register(GenesysCloud);
+    plugins.register(GenesysCloud::new());
     let runtime = Runtime::start(&config, plugins).await.expect("the runtime starts");
 
     let task_status = |runtime: &Runtime| {

@@ -1,7 +1,7 @@
 //! Tributary: a Kafka Connect-style source-connector runtime.
 //!
-//! Nothing in this crate knows about a particular source; connectors implement
-//! [`api::Connector`] and are registered by the binary.
+//! The runtime knows no particular source: connectors implement [`api::Connector`], and
+//! [`plugins::builtin`] is the one place that names the connectors the binary ships.
 
 pub use tributary_connector_api as api;
 

@@ -11,7 +11,7 @@ use tributary::api::SourcePartition;
 use tributary::avro::Decoder;
 use tributary::config::{self, Config, LogFormat, ProcessEnv};
 use tributary::offsets::{read_to_end, write_offsets};
-use tributary::plugins::Plugins;
+use tributary::plugins::builtin as plugins;
 use tributary::reload::ReloadError;
 use tributary::runtime::{Runtime, StartOptions, client_config, registry_client};
 use tributary::tail::{TailOptions, tail};
@@ -145,13 +145,6 @@ enum OffsetsAction {
         #[arg(long)]
         partition: Option<String>,
     },
-}
-
-fn plugins() -> Plugins {
-    let mut plugins = Plugins::new();
-    plugins.register(tributary::datagen::Datagen);
-    plugins.register(tributary_genesys::GenesysCloud);
-    plugins
 }
 
 fn main() -> ExitCode {

@@ -74,7 +74,7 @@ pub fn config_text(kafka: &str, registry: &str, entry: &Value) -> String {
 
 pub fn plugins() -> Plugins {
     let mut p = Plugins::new();
-    p.register(tributary_genesys::GenesysCloud);
+    p.register(tributary_genesys::GenesysCloud::new());
     p
 }
 

@@ -27,6 +27,7 @@
 //! itself, which cannot be deleted: it holds one of the OAuth client's 20 channels until it
 //! expires, and an unconnected channel is the first evicted when the client needs a 21st.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::timeout;
@@ -35,11 +36,12 @@ use tributary_connector_api::Check;
 use crate::api::iso::iso_ms;
 use crate::api::{Channel, ChannelTopic, DetailsQuery, GenesysApi, TopicState};
 use crate::auth::AuthError;
+use crate::clients::{Clients, clients_with};
 use crate::config::GenesysConfig;
 use crate::net::Egress;
 use crate::rest::{Backoff, RestError};
+use crate::simulated::SimulatedOrgs;
 use crate::socket::{self, OpenError, SocketSettings, now_ms};
-use crate::{Clients, clients_with};
 
 /// The names of the checks, in the order they are reported.
 pub mod names {
@@ -67,7 +69,7 @@ const CHECK_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 const NAMED_TOPICS: usize = 10;
 
 /// Runs every check of `config` (see the module docs). Never returns a secret in any text.
-pub async fn run(config: GenesysConfig) -> Vec<Check> {
+pub async fn run(config: GenesysConfig, simulated: Option<Arc<dyn SimulatedOrgs>>) -> Vec<Check> {
     let issues = config.issues();
     if !issues.is_empty() {
         let listed: Vec<String> = issues.iter().map(ToString::to_string).collect();
@@ -84,21 +86,22 @@ pub async fn run(config: GenesysConfig) -> Vec<Check> {
         rest.retry_after_ceiling = CHECK_MAX_RETRY_AFTER;
         rest.max_rate_limited = CHECK_ATTEMPTS;
     };
-    let clients = match timeout(STEP_TIMEOUT, clients_with("tributary-check", &config, tune)).await {
-        Ok(Ok(clients)) => clients,
-        Ok(Err(e)) => {
-            checks.push(Check::fail(
-                ROUTE,
-                e.to_string(),
-                "fix the connection settings: region or api_base_url/login_base_url, proxy, ca_file",
-            ));
-            return checks;
-        }
-        Err(_) => {
-            checks.push(Check::fail(ROUTE, format!("not ready within {STEP_TIMEOUT:?}"), "run the check again"));
-            return checks;
-        }
-    };
+    let clients =
+        match timeout(STEP_TIMEOUT, clients_with("tributary-check", &config, simulated.as_deref(), tune)).await {
+            Ok(Ok(clients)) => clients,
+            Ok(Err(e)) => {
+                checks.push(Check::fail(
+                    ROUTE,
+                    e.to_string(),
+                    "fix the connection settings: region or api_base_url/login_base_url, proxy, ca_file",
+                ));
+                return checks;
+            }
+            Err(_) => {
+                checks.push(Check::fail(ROUTE, format!("not ready within {STEP_TIMEOUT:?}"), "run the check again"));
+                return checks;
+            }
+        };
     checks.push(Check::ok(
         ROUTE,
         format!("login {} and API {}: {}", clients.login_base_url, clients.api_base_url, clients.egress.describe()),

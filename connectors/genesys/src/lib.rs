@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod backfill;
 pub mod check;
+mod clients;
 pub mod config;
 pub mod coverage;
 pub mod dedup;
@@ -23,20 +24,40 @@ pub mod record;
 pub mod region;
 pub mod rest;
 pub mod shard;
-#[cfg(feature = "simulator")]
-pub mod sim;
+pub mod simulated;
 pub mod socket;
 pub mod task;
 
-use tributary_connector_api::{
-    Checks, ConfigIssue, Connector, ConnectorContext, ConnectorError, Output, Secret, SourceTask, TaskError,
-};
+use std::sync::Arc;
+
+use tributary_connector_api::{Checks, ConfigIssue, Connector, ConnectorContext, ConnectorError, Output, SourceTask};
 
 pub use config::GenesysConfig;
+pub use simulated::{SimulatedOrg, SimulatedOrgs};
 
 /// The `genesys-cloud` connector plugin.
-#[derive(Debug, Default)]
-pub struct GenesysCloud;
+#[derive(Clone, Default)]
+pub struct GenesysCloud {
+    simulated: Option<Arc<dyn SimulatedOrgs>>,
+}
+
+impl GenesysCloud {
+    /// The connector for real orgs only: `environment: simulator` is refused.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The connector with `environment: simulator` served by `orgs`.
+    pub fn with_simulator(orgs: Arc<dyn SimulatedOrgs>) -> Self {
+        Self { simulated: Some(orgs) }
+    }
+}
+
+impl std::fmt::Debug for GenesysCloud {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenesysCloud").field("simulator", &self.simulated.is_some()).finish()
+    }
+}
 
 impl Connector for GenesysCloud {
     type Config = GenesysConfig;
@@ -51,7 +72,7 @@ impl Connector for GenesysCloud {
 
     fn validate(&self, config: &GenesysConfig) -> Vec<ConfigIssue> {
         let mut issues = config.issues();
-        if config.environment == config::Environment::Simulator && !cfg!(feature = "simulator") {
+        if config.environment == config::Environment::Simulator && self.simulated.is_none() {
             issues.push(ConfigIssue::new("environment", "this build has no simulator"));
         }
         issues
@@ -63,7 +84,7 @@ impl Connector for GenesysCloud {
 
     /// Connects to the org as the task would: see [`check`] for what each check answers.
     fn check(&self, config: GenesysConfig) -> Checks {
-        Box::pin(check::run(config))
+        Box::pin(check::run(config, self.simulated.clone()))
     }
 
     fn create_tasks(
@@ -71,84 +92,6 @@ impl Connector for GenesysCloud {
         ctx: &ConnectorContext,
         config: GenesysConfig,
     ) -> Result<Vec<Box<dyn SourceTask>>, ConnectorError> {
-        Ok(vec![Box::new(task::GenesysTask { name: ctx.name.to_string(), config })])
+        Ok(vec![Box::new(task::GenesysTask { name: ctx.name.to_string(), config, simulated: self.simulated.clone() })])
     }
-}
-
-/// The REST and auth clients of one connector instance, the route they take, and the queues
-/// named in its config.
-pub(crate) struct Clients {
-    pub api: api::GenesysApi,
-    pub auth: auth::TokenSource,
-    pub egress: net::Egress,
-    pub explicit_queues: Vec<String>,
-    pub api_base_url: String,
-    pub login_base_url: String,
-}
-
-pub(crate) async fn clients(name: &str, config: &GenesysConfig) -> Result<Clients, TaskError> {
-    clients_with(name, config, |_, _| {}).await
-}
-
-/// [`clients`], with the auth and REST settings adjusted by `tune` before the clients are built.
-pub(crate) async fn clients_with(
-    name: &str,
-    config: &GenesysConfig,
-    tune: impl FnOnce(&mut auth::AuthConfig, &mut rest::RestConfig),
-) -> Result<Clients, TaskError> {
-    let fatal = |e: String| TaskError::Fatal(e);
-    let mut explicit_queues = config.queues.ids.clone();
-    let (api_base, login_base, client_id, client_secret) = match config.environment {
-        config::Environment::Cloud => {
-            let (api_base, login_base) = match (&config.api_base_url, &config.login_base_url, &config.region) {
-                (Some(a), Some(l), _) => (a.clone(), l.clone()),
-                (a, l, Some(region)) => {
-                    let hosts = region::hosts(region).map_err(|e| fatal(e.to_string()))?;
-                    (a.clone().unwrap_or(hosts.api_base_url), l.clone().unwrap_or(hosts.login_base_url))
-                }
-                _ => return Err(fatal("set `region`, or both `api_base_url` and `login_base_url`".into())),
-            };
-            let id = config.client_id.clone().ok_or_else(|| fatal("`client_id` is required".into()))?;
-            let secret = config.client_secret.clone().ok_or_else(|| fatal("`client_secret` is required".into()))?;
-            (api_base, login_base, id, secret)
-        }
-        #[cfg(feature = "simulator")]
-        config::Environment::Simulator => {
-            let org = sim::org_for(name, config.simulator.as_ref()).await.map_err(fatal)?;
-            if explicit_queues.is_empty() && !config.queues.needs_discovery() {
-                explicit_queues = org.queue_ids.clone();
-            }
-            (
-                config.api_base_url.clone().unwrap_or(org.api_base_url),
-                config.login_base_url.clone().unwrap_or(org.login_base_url),
-                config.client_id.clone().unwrap_or(org.client_id),
-                config.client_secret.clone().unwrap_or_else(|| Secret::new(org.client_secret)),
-            )
-        }
-        #[cfg(not(feature = "simulator"))]
-        config::Environment::Simulator => return Err(fatal("this build has no simulator".into())),
-    };
-    let egress = net::Egress::new(config.proxy.clone(), config.ca_file.as_deref()).map_err(|e| fatal(e.to_string()))?;
-    tracing::info!(connector = name, egress = %egress.describe(), "route to Genesys");
-    let timeout = config.rest.request_timeout.get();
-    let mut auth_config = auth::AuthConfig::new(login_base.clone(), client_id, client_secret);
-    auth_config.request_timeout = timeout;
-    auth_config.egress = egress.clone();
-    let mut rest_config = rest::RestConfig::new(api_base.clone(), name);
-    rest_config.request_timeout = timeout;
-    rest_config.retry_after_ceiling = config.rest.max_retry_after.get();
-    rest_config.budget.requests_per_minute = config.rest.requests_per_minute;
-    rest_config.backoff.max_attempts = config.rest.max_attempts;
-    rest_config.egress = egress.clone();
-    tune(&mut auth_config, &mut rest_config);
-    let auth = auth::TokenSource::new(auth_config).map_err(|e| fatal(e.to_string()))?;
-    let rest = rest::RestClient::new(rest_config, auth.clone()).map_err(|e| fatal(e.to_string()))?;
-    Ok(Clients {
-        api: api::GenesysApi::new(rest),
-        auth,
-        egress,
-        explicit_queues,
-        api_base_url: api_base,
-        login_base_url: login_base,
-    })
 }

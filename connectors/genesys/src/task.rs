@@ -15,14 +15,15 @@ use tributary_connector_api::{
 
 use crate::api::GenesysApi;
 use crate::backfill::{self, BackfillOutput, BackfillRequest, Sentinels};
+use crate::clients::{Clients, clients};
 use crate::config::GenesysConfig;
 use crate::coverage::{Action, Coverage, Gap};
 use crate::dedup::{Gate, GateConfig, Verdict};
 use crate::queues::{ShardPlan, discover};
 use crate::record::{self, BackfillApi, ConversationEvent, SCHEMA_NAME};
 use crate::shard::{Shard, ShardCommand, ShardEvent, ShardSettings, ShardStatus};
+use crate::simulated::SimulatedOrgs;
 use crate::socket::{SocketSettings, now_ms};
-use crate::{Clients, clients};
 
 /// The source partition field: one partition per queue.
 pub const PARTITION_FIELD: &str = "queue_id";
@@ -32,6 +33,8 @@ pub const OFFSET_FIELD: &str = "watermark_ms";
 pub struct GenesysTask {
     pub name: String,
     pub config: GenesysConfig,
+    /// The host's simulated orgs, for `environment: simulator`.
+    pub simulated: Option<Arc<dyn SimulatedOrgs>>,
 }
 
 struct ShardHandle {
@@ -100,8 +103,8 @@ fn fatal(e: impl std::fmt::Display) -> TaskError {
 #[async_trait]
 impl SourceTask for GenesysTask {
     async fn run(self: Box<Self>, ctx: TaskContext) -> Result<(), TaskError> {
-        let GenesysTask { name, config } = *self;
-        let Clients { api, auth, egress, explicit_queues, .. } = clients(&name, &config).await?;
+        let GenesysTask { name, config, simulated } = *self;
+        let Clients { api, auth, egress, explicit_queues, .. } = clients(&name, &config, simulated.as_deref()).await?;
         let stop = ctx.cancellation().child_token();
 
         // Keep the token fresh ahead of expiry; channels roll over onto each new one.

@@ -17,7 +17,7 @@ const LIMIT: Duration = Duration::from_secs(90);
 
 /// Runs the checks; prints them for `--nocapture`.
 async fn run(config: &Value) -> Vec<Check> {
-    let checks = DynConnector::check(&GenesysCloud, config).await;
+    let checks = DynConnector::check(&GenesysCloud::new(), config).await;
     eprintln!("{}", render(&checks));
     checks
 }

@@ -93,7 +93,7 @@ async fn check_passes_through_the_proxy_and_names_it() {
         let proxy = TestProxy::start(Mode::Forward { hosts: mapped(), credentials: None }).await;
         let mut config = connector_support::connector_config(&sim);
         config["proxy"] = json!(proxy.url());
-        let checks = DynConnector::check(&GenesysCloud, &config).await;
+        let checks = DynConnector::check(&GenesysCloud::new(), &config).await;
         for c in &checks {
             assert!(matches!(c.outcome, Outcome::Ok(_)), "not ok: {c}");
         }
@@ -119,7 +119,7 @@ async fn a_proxy_answering_407_is_named_with_its_answer() {
             "queues": {"ids": ["q1"]},
             "proxy": proxy.url_with(USER, wrong_password),
         });
-        let checks = DynConnector::check(&GenesysCloud, &config).await;
+        let checks = DynConnector::check(&GenesysCloud::new(), &config).await;
         let token = checks.iter().find(|c| c.name == names::TOKEN).expect("token check");
         let Outcome::Fail { cause, fix } = &token.outcome else { panic!("token check passed: {token}") };
         assert!(cause.contains(&format!("proxy {}", proxy.url())) && cause.contains("407"), "{cause}");

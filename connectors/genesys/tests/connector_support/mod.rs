@@ -78,7 +78,7 @@ impl Harness {
     pub async fn start_on(sim: Arc<SimHandle>, stored: HashMap<String, i64>, tweak: impl FnOnce(&mut Value)) -> Self {
         let mut config = connector_config(&sim);
         tweak(&mut config);
-        let connector = GenesysCloud;
+        let connector = GenesysCloud::new();
         let issues = tributary_connector_api::DynConnector::validate(&connector, &config);
         assert!(issues.is_ok(), "config invalid: {issues:?}");
         let ctx = ConnectorContext { name: NAME.into() };

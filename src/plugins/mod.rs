@@ -1,4 +1,10 @@
-//! The connector plugins this process knows, by `class:` name. Filled in one place: the binary.
+//! The connector plugins this process knows, by `class:` name. [`builtin`] is the one place
+//! that names the connectors the `tributary` binary ships and wires their simulated sources.
+
+mod builtin;
+mod simulated_genesys;
+
+pub use builtin::builtin;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
