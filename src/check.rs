@@ -15,10 +15,10 @@ use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 
 use crate::api::{Check, Output};
 use crate::avro::Schemas;
+use crate::clients::{client_config, registry_client};
 use crate::config::{Config, Properties};
 use crate::kafka::ErrorWatch;
 use crate::plugins::Plugins;
-use crate::runtime::{client_config, registry_client};
 use crate::schema_registry::{RegistryClient, RegistryError};
 
 /// How long one Kafka step may take.

@@ -9,11 +9,12 @@ use clap::{Parser, Subcommand};
 
 use tributary::api::SourcePartition;
 use tributary::avro::Decoder;
+use tributary::clients::{client_config, registry_client};
 use tributary::config::{self, Config, LogFormat, ProcessEnv};
 use tributary::offsets::{read_to_end, write_offsets};
 use tributary::plugins::builtin as plugins;
 use tributary::reload::ReloadError;
-use tributary::runtime::{Runtime, StartOptions, client_config, registry_client};
+use tributary::runtime::{Runtime, StartOptions};
 use tributary::tail::{TailOptions, tail};
 use tributary::validate::validate_file;
 

@@ -20,7 +20,7 @@ pub fn validate_file(path: &Path, env: &dyn Env, plugins: &Plugins) -> Result<Lo
     };
     let registry = &loaded.config.schema_registry;
     if !registry.is_embedded()
-        && let Err(e) = crate::runtime::registry_client(registry, &registry.url)
+        && let Err(e) = crate::clients::registry_client(registry, &registry.url)
     {
         errors.push(ConfigError::new("schema_registry", e.to_string()));
     }

@@ -7,7 +7,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{BaseProducer, Producer};
 
-use super::diagnosis::ErrorWatch;
+use super::client::ErrorWatch;
 
 /// Why the offsets topic cannot be used.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! Kafka: the embedded broker, producers, topic checks and reading topics.
 
 pub mod admin;
+pub mod client;
 pub mod diagnosis;
 pub mod embedded;
 pub mod msk_iam;
@@ -9,9 +10,9 @@ pub mod producer;
 pub mod properties;
 
 pub use admin::{TopicCheck, TopicError, ensure_compacted_topic};
-pub use diagnosis::{Diagnosis, ErrorWatch, Problem, create, diagnose, watched};
+pub use client::{ErrorWatch, admin_client, create, watched};
+pub use diagnosis::{Diagnosis, Problem, diagnose};
 pub use embedded::{EmbeddedError, EmbeddedKafka};
-pub use oauthbearer::admin_client;
 pub use producer::{CommitBatch, Delivery, InstanceProducer, Outgoing, ProduceError};
 
 /// Consumer errors librdkafka recovers from by itself (a broker unreachable for a while, a

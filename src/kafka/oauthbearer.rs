@@ -7,8 +7,8 @@
 //! handed to librdkafka by the client context whenever it asks for one (at start and at 80 % of a
 //! token's lifetime). Every client made from such a config must be polled so that it sees
 //! librdkafka's refresh request: producers and consumers are; an admin client is not (its
-//! rust-rdkafka wrapper serves only its own results), so [`admin_client`] hands it a token as it
-//! is made.
+//! rust-rdkafka wrapper serves only its own results), so [`super::admin_client`] hands it a token
+//! as it is made.
 
 use std::ffi::CString;
 use std::os::raw::c_char;
@@ -16,11 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use rdkafka::admin::AdminClient;
 use rdkafka::client::OAuthToken;
 use rdkafka::config::ClientConfig;
 
-use super::ErrorWatch;
 use super::msk_iam::{AwsCredentials, token as msk_token};
 use crate::api::Secret;
 use crate::oauth::{ClientCredentials, fetch_blocking};
@@ -76,22 +74,19 @@ impl TokenSource {
     }
 }
 
-/// An admin client for `config`, with an OAUTHBEARER token already set when the config names a
-/// source. The token is not refreshed: an admin client must live shorter than a token (minutes
-/// at least), as every one in Tributary does.
-pub fn admin_client(config: &ClientConfig) -> Result<AdminClient<ErrorWatch>, String> {
-    let (config, watch) = super::diagnosis::watched(config)?;
-    let tokens = watch.tokens().cloned();
-    let admin: AdminClient<ErrorWatch> = config.create_with_context(watch).map_err(|e| e.to_string())?;
-    if let Some(source) = tokens {
-        let token = source.token()?;
-        set_token(admin.inner().native_ptr(), &token)?;
+/// The token of `tokens` for librdkafka, or why there is none.
+pub(crate) fn oauth_token(tokens: Option<&Arc<TokenSource>>) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+    match tokens {
+        Some(source) => source.token().map_err(|e| {
+            tracing::warn!(error = %e, "cannot get an OAUTHBEARER token");
+            e.into()
+        }),
+        None => Err("sasl.mechanism=OAUTHBEARER needs sasl.oauthbearer.method: oidc or aws_msk_iam".into()),
     }
-    Ok(admin)
 }
 
 /// Gives librdkafka `token` for client `rk`.
-fn set_token(rk: *mut rdkafka::bindings::rd_kafka_t, token: &OAuthToken) -> Result<(), String> {
+pub(super) fn set_token(rk: *mut rdkafka::bindings::rd_kafka_t, token: &OAuthToken) -> Result<(), String> {
     let value = CString::new(token.token.as_str()).map_err(|_| "the token contains a NUL byte".to_owned())?;
     let principal =
         CString::new(token.principal_name.as_str()).map_err(|_| "the principal contains a NUL byte".to_owned())?;

@@ -157,7 +157,7 @@ impl ClientContext for DeliveryContext {
         &self,
         _config: Option<&str>,
     ) -> Result<rdkafka::client::OAuthToken, Box<dyn std::error::Error>> {
-        super::diagnosis::oauth_token(self.tokens.as_ref())
+        super::oauthbearer::oauth_token(self.tokens.as_ref())
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

@@ -10,7 +10,7 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::format;
 use crate::api::{SourceOffset, SourcePartition};
-use crate::kafka::diagnosis::ErrorWatch;
+use crate::kafka::client::ErrorWatch;
 
 /// The offsets topic could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -56,7 +56,7 @@ async fn write(
     changes: &[(SourcePartition, Option<SourceOffset>)],
 ) -> Result<(), ApiError> {
     let env = state.supervisor.environment();
-    let producer = crate::runtime::client_config(&env.bootstrap_servers, &env.producer);
+    let producer = crate::clients::client_config(&env.bootstrap_servers, &env.producer);
     write_offsets(&producer, &env.offsets_topic, name, changes, KAFKA_TIMEOUT)
         .await
         .map_err(|e| ApiError::internal(format!("offsets of connector `{name}` not changed: {e}")))

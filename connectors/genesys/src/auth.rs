@@ -37,10 +37,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tributary_connector_api::Secret;
 
+use crate::http::{Backoff, ErrorClass, headers};
 use crate::net::Egress;
-use crate::rest::backoff::Backoff;
-use crate::rest::error::ErrorClass;
-use crate::rest::http;
 
 /// How to obtain tokens.
 #[derive(Debug, Clone)]
@@ -375,9 +373,9 @@ impl TokenSource {
         let resp = match sent {
             Ok(r) => r,
             Err(e) => {
-                let (detail, _) = http::describe(&e);
+                let (detail, _) = headers::describe(&e);
                 if let Some(proxy) = proxy {
-                    if http::is_proxy_auth_required(&detail) {
+                    if headers::is_proxy_auth_required(&detail) {
                         return Err(Attempt::Final(AuthError::Proxy {
                             client_id: cfg.client_id.clone(),
                             proxy: proxy.to_string(),
@@ -401,10 +399,10 @@ impl TokenSource {
                 reason: resp.status().canonical_reason().unwrap_or_default().to_string(),
             }));
         }
-        let wait = http::retry_after(resp.headers());
+        let wait = headers::retry_after(resp.headers());
         let body = match resp.bytes().await {
             Ok(b) => b,
-            Err(e) => return Err(Attempt::Transient { detail: http::describe(&e).0, wait: None }),
+            Err(e) => return Err(Attempt::Transient { detail: headers::describe(&e).0, wait: None }),
         };
         if (200..300).contains(&status) {
             return serde_json::from_slice::<TokenResponse>(&body)

@@ -18,6 +18,7 @@ pub mod config;
 pub mod coverage;
 pub mod dedup;
 pub mod frame;
+pub mod http;
 pub mod net;
 pub mod queues;
 pub mod record;

@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::http::ServerBudget;
+
 /// Budget settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BudgetConfig {
@@ -32,17 +34,6 @@ impl Default for BudgetConfig {
     fn default() -> Self {
         Self { requests_per_minute: 240, burst: 10, low_water: 0.1 }
     }
-}
-
-/// What an `inin-ratelimit-*` header triple says about the server's window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerBudget {
-    /// Requests counted in the current window.
-    pub count: u64,
-    /// Requests allowed in the window.
-    pub allowed: u64,
-    /// Seconds until the window resets.
-    pub reset: Duration,
 }
 
 #[derive(Debug)]

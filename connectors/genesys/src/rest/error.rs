@@ -3,19 +3,7 @@
 use std::time::Duration;
 
 use crate::auth::AuthError;
-
-/// How a caller should treat an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Retrying will not help until someone changes the configuration or the OAuth client's
-    /// grants: the connector should stop with a FAILED status that shows the message.
-    Fatal,
-    /// Transient (rate limit, server error, network): try again later, with backoff.
-    Retriable,
-    /// A definite answer for this request (not found, bad request, unexpected body); neither
-    /// worth repeating nor a reason to stop the connector.
-    Permanent,
-}
+use crate::http::ErrorClass;
 
 /// A failed REST call. Messages name the method, path, Genesys error code and correlation id;
 /// they never contain the client secret or a token.

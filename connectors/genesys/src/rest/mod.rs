@@ -24,10 +24,8 @@
 //! - Errors are logged with their `ININ-Correlation-Id`; nothing logged or returned contains the
 //!   client secret or a token.
 
-pub mod backoff;
 pub mod budget;
 pub mod error;
-pub mod http;
 mod stats;
 
 use std::sync::Arc;
@@ -38,12 +36,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-pub use self::backoff::Backoff;
-pub use self::budget::{Budget, BudgetConfig, ServerBudget};
-pub use self::error::{ErrorClass, RestError};
+pub use self::budget::{Budget, BudgetConfig};
+pub use self::error::RestError;
 use self::stats::Counters;
 pub use self::stats::RestStats;
 use crate::auth::TokenSource;
+use crate::http::headers;
+pub use crate::http::{Backoff, ErrorClass, ServerBudget};
 use crate::net::Egress;
 
 /// Settings of a tenant's REST client.
@@ -276,13 +275,13 @@ impl RestClient {
         let headers = resp.headers().clone();
         // A 429 is handled through its Retry-After below; hints with a reset beyond the ceiling
         // would stall the tenant on what is likely a per-endpoint daily limit.
-        if let Some(server) = http::server_budget(&headers)
+        if let Some(server) = headers::server_budget(&headers)
             && status != 429
             && server.reset <= self.inner.config.retry_after_ceiling
         {
             self.inner.budget.observe(server);
         }
-        let correlation_id = http::correlation_id(&headers);
+        let correlation_id = headers::correlation_id(&headers);
         let body = match resp.bytes().await {
             Ok(b) => b.to_vec(),
             Err(e) => return Ok(self.transport_error(req, &url, &e)),
@@ -291,12 +290,12 @@ impl RestClient {
         if (200..300).contains(&status) {
             return Ok(Outcome::Done(Response { status, body, correlation_id, token_generation: token.generation }));
         }
-        let (code, message, context_id) = http::error_body(&body);
+        let (code, message, context_id) = headers::error_body(&body);
         let correlation_id = correlation_id.or(context_id);
         let method = req.method.to_string();
         let path = req.path.clone();
         if status == 429 {
-            let retry_after = http::retry_after(&headers).unwrap_or(self.inner.config.default_retry_after);
+            let retry_after = headers::retry_after(&headers).unwrap_or(self.inner.config.default_retry_after);
             self.inner.counters.rate_limited();
             tracing::warn!(
                 %method, %path, retry_after_s = retry_after.as_secs_f64(), correlation_id = correlation_id.as_deref(),
@@ -337,12 +336,12 @@ impl RestClient {
     /// A request that got no (complete) HTTP answer: retriable, except a proxy that wants
     /// credentials.
     fn transport_error(&self, req: &Request, url: &str, e: &reqwest::Error) -> Outcome {
-        let (mut detail, timeout) = http::describe(e);
+        let (mut detail, timeout) = headers::describe(e);
         self.inner.counters.transport_error();
         let method = req.method.to_string();
         let path = req.path.clone();
         if let Some(proxy) = self.inner.config.egress.proxy_for_url(url) {
-            if http::is_proxy_auth_required(&detail) {
+            if headers::is_proxy_auth_required(&detail) {
                 let reason = "Proxy Authentication Required".to_string();
                 return Outcome::Fail(RestError::Proxy { method, path, proxy: proxy.to_string(), status: 407, reason });
             }

@@ -6,8 +6,6 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use serde::Deserialize;
 
-use super::budget::ServerBudget;
-
 /// `Retry-After` in seconds (Genesys sends whole seconds). An HTTP date is not used by Genesys
 /// and is ignored.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -20,6 +18,17 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+/// What an `inin-ratelimit-*` header triple says about the server's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerBudget {
+    /// Requests counted in the current window.
+    pub count: u64,
+    /// Requests allowed in the window.
+    pub allowed: u64,
+    /// Seconds until the window resets.
+    pub reset: Duration,
 }
 
 /// The `inin-ratelimit-count/allowed/reset` triple, when all three are present.
