@@ -21,7 +21,7 @@
 //! it (after the records above, so Kafka acknowledges them first). Everything goes through the
 //! tenant's REST budget.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,8 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{DetailsQuery, GenesysApi, JobQuery, JobState};
 use crate::config::BackfillSettings;
 use crate::coverage::Gap;
-use crate::record::{BackfillApi, ConversationEvent};
+use crate::record::BackfillApi;
+use crate::sentinels::Sentinels;
 use crate::socket::now_ms;
 
 /// A gap to fill, with the conversations of its queue that were open when coverage was lost.
@@ -57,36 +58,6 @@ pub enum BackfillOutput {
         queue_id: String,
         gap_id: u64,
     },
-}
-
-/// Conversations seen live, newest last: evidence that Analytics has caught up.
-#[derive(Debug, Default)]
-pub struct Sentinels {
-    recent: VecDeque<(String, i64)>,
-    known: HashSet<String>,
-}
-
-impl Sentinels {
-    const KEEP: usize = 2000;
-
-    pub fn saw(&mut self, event: &ConversationEvent) {
-        let Some(start) = event.conversation_start_ms else { return };
-        if self.known.contains(event.conversation_id()) {
-            return;
-        }
-        if self.recent.len() == Self::KEEP
-            && let Some((oldest, _)) = self.recent.pop_front()
-        {
-            self.known.remove(&oldest);
-        }
-        self.known.insert(event.conversation_id().to_owned());
-        self.recent.push_back((event.conversation_id().to_owned(), start));
-    }
-
-    /// A conversation seen live that started at or after `t_ms`.
-    fn started_after(&self, t_ms: i64) -> Option<(String, i64)> {
-        self.recent.iter().find(|(_, start)| *start >= t_ms).cloned()
-    }
 }
 
 /// Backfill progress for status.

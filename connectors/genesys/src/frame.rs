@@ -3,6 +3,8 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::notification::Notification;
+
 /// A classified inbound frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
@@ -10,8 +12,8 @@ pub enum Inbound {
     Heartbeat,
     /// `channel.metadata` / `pong`: the answer to our `{"message":"ping"}`.
     Pong,
-    /// A queue conversation snapshot; `raw_body` is the `eventBody` text exactly as sent.
-    Conversation { queue_id: String, topic: String, raw_body: String },
+    /// A queue conversation snapshot.
+    Conversation(Notification),
     /// `v2.system.socket_closing`: the server will close this socket in about a minute.
     SocketClosing,
     /// `v2.system.no_longer_subscribed.{id}`: the channel lost its subscriptions (e.g. evicted).
@@ -64,8 +66,9 @@ pub fn queue_topic(queue_id: &str) -> String {
     format!("{QUEUE_PREFIX}{queue_id}{QUEUE_SUFFIX}")
 }
 
-/// Classifies one text frame. Never fails: anything unexpected is [`Inbound::Bad`].
-pub fn classify(text: &str) -> Inbound {
+/// Classifies one text frame received at `received_ms`. Never fails: anything unexpected is
+/// [`Inbound::Bad`].
+pub fn classify(text: &str, received_ms: i64) -> Inbound {
     let envelope: Envelope<'_> = match serde_json::from_str(text) {
         Ok(e) => e,
         Err(e) => return Inbound::Bad(format!("not a JSON notification: {e}")),
@@ -114,11 +117,19 @@ pub fn classify(text: &str) -> Inbound {
         return Inbound::SubscriptionChanged;
     }
     if let Some(queue_id) = queue_of_topic(&topic) {
-        return match envelope.event_body {
-            Some(body) => {
-                Inbound::Conversation { queue_id: queue_id.to_owned(), raw_body: body.get().to_owned(), topic }
-            }
-            None => Inbound::Bad(format!("notification on {topic} without an eventBody")),
+        let Some(raw) = envelope.event_body else {
+            return Inbound::Bad(format!("notification on {topic} without an eventBody"));
+        };
+        return match serde_json::from_str(raw.get()) {
+            Ok(body) => Inbound::Conversation(Notification {
+                queue_id: queue_id.to_owned(),
+                body,
+                raw_body: raw.get().to_owned(),
+                topic,
+                received_ms,
+                channel_id: None,
+            }),
+            Err(e) => Inbound::Bad(format!("the eventBody on {topic} cannot be read: {e}")),
         };
     }
     Inbound::UnknownTopic(topic)
@@ -128,27 +139,31 @@ pub fn classify(text: &str) -> Inbound {
 mod tests {
     use super::*;
 
+    fn classify_at(text: &str) -> Inbound {
+        classify(text, 7)
+    }
+
     #[test]
     fn heartbeats_pongs_and_system_messages() {
         assert_eq!(
-            classify(r#"{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}"#),
+            classify_at(r#"{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}"#),
             Inbound::Heartbeat
         );
-        assert_eq!(classify(r#"{"topicName":"channel.metadata","eventBody":{"message":"pong"}}"#), Inbound::Pong);
-        assert_eq!(classify(r#"{"topicName":"v2.system.socket_closing","eventBody":{}}"#), Inbound::SocketClosing);
+        assert_eq!(classify_at(r#"{"topicName":"channel.metadata","eventBody":{"message":"pong"}}"#), Inbound::Pong);
+        assert_eq!(classify_at(r#"{"topicName":"v2.system.socket_closing","eventBody":{}}"#), Inbound::SocketClosing);
         assert_eq!(
-            classify(
+            classify_at(
                 r#"{"topicName":"v2.system.no_longer_subscribed.c1","eventBody":{"reason":"another_channel_subscribed"}}"#
             ),
             Inbound::NoLongerSubscribed { reason: Some("another_channel_subscribed".into()) }
         );
-        assert_eq!(classify(r#"{"topicName":"v2.system.token_revoked.c1","eventBody":{}}"#), Inbound::TokenRevoked);
+        assert_eq!(classify_at(r#"{"topicName":"v2.system.token_revoked.c1","eventBody":{}}"#), Inbound::TokenRevoked);
         assert_eq!(
-            classify(r#"{"result":"404","message":"channel gone"}"#),
+            classify_at(r#"{"result":"404","message":"channel gone"}"#),
             Inbound::ChannelGone { message: Some("channel gone".into()) }
         );
         assert_eq!(
-            classify(r#"{"correlationId":"x","topics":[],"result":"200","status":"subscribed"}"#),
+            classify_at(r#"{"correlationId":"x","topics":[],"result":"200","status":"subscribed"}"#),
             Inbound::Result { result: "200".into(), message: None }
         );
     }
@@ -157,22 +172,25 @@ mod tests {
     fn conversation_bodies_are_kept_verbatim() {
         let frame = r#"{"topicName":"v2.routing.queues.q-1.conversations","version":"2","eventBody":{"id":"c1", "participants":[]},"metadata":{"CorrelationId":"k"}}"#;
         assert_eq!(
-            classify(frame),
-            Inbound::Conversation {
+            classify_at(frame),
+            Inbound::Conversation(Notification {
                 queue_id: "q-1".into(),
                 topic: "v2.routing.queues.q-1.conversations".into(),
-                raw_body: r#"{"id":"c1", "participants":[]}"#.into()
-            }
+                body: serde_json::json!({"id": "c1", "participants": []}),
+                raw_body: r#"{"id":"c1", "participants":[]}"#.into(),
+                received_ms: 7,
+                channel_id: None,
+            })
         );
     }
 
     #[test]
     fn bad_and_unknown_frames_are_named() {
-        assert!(matches!(classify("not json"), Inbound::Bad(_)));
-        assert!(matches!(classify("{}"), Inbound::Bad(_)));
-        assert!(matches!(classify(r#"{"topicName":"v2.routing.queues.q.conversations"}"#), Inbound::Bad(_)));
+        assert!(matches!(classify_at("not json"), Inbound::Bad(_)));
+        assert!(matches!(classify_at("{}"), Inbound::Bad(_)));
+        assert!(matches!(classify_at(r#"{"topicName":"v2.routing.queues.q.conversations"}"#), Inbound::Bad(_)));
         assert_eq!(
-            classify(r#"{"topicName":"v2.users.u.presence","eventBody":{}}"#),
+            classify_at(r#"{"topicName":"v2.users.u.presence","eventBody":{}}"#),
             Inbound::UnknownTopic("v2.users.u.presence".into())
         );
         assert_eq!(queue_of_topic("v2.routing.queues.a.b.conversations"), None);

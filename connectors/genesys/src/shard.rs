@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ChannelTopic, GenesysApi, TopicState};
 use crate::auth::TokenSource;
 use crate::frame::queue_topic;
+use crate::notification::Notification;
 use crate::socket::{self, Death, Ending, Socket, SocketEvent, SocketSettings, now_ms};
 
 /// Channel policy for a shard.
@@ -45,13 +46,7 @@ pub struct ShardSettings {
 /// What a shard tells the connector, in the order it happened.
 #[derive(Debug)]
 pub enum ShardEvent {
-    Conversation {
-        queue_id: String,
-        topic: String,
-        channel_id: Arc<str>,
-        raw_body: String,
-        received_ms: i64,
-    },
+    Conversation(Notification),
     Covered {
         queues: Arc<[String]>,
         from_ms: Option<i64>,
@@ -469,15 +464,9 @@ impl Shard {
                 self.set_status(|s| s.last_proof_ms = Some(at_ms));
                 true
             }
-            SocketEvent::Conversation { queue_id, topic, raw_body, received_ms } => {
-                self.send(ShardEvent::Conversation {
-                    queue_id,
-                    topic,
-                    channel_id: live.channel.id.clone(),
-                    raw_body,
-                    received_ms,
-                })
-                .await
+            SocketEvent::Conversation(mut notification) => {
+                notification.channel_id = Some(live.channel.id.clone());
+                self.send(ShardEvent::Conversation(notification)).await
             }
             SocketEvent::SocketClosing => {
                 tracing::info!(shard = self.index, channel = %live.channel.id, "socket_closing received");

@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::frame::{Inbound, classify};
 use crate::net::{Egress, TunnelError, Ws, WsConnectError, connect_ws};
+use crate::notification::Notification;
 
 const PING: &str = r#"{"message":"ping"}"#;
 
@@ -44,12 +45,7 @@ pub enum SocketEvent {
     Proof {
         at_ms: i64,
     },
-    Conversation {
-        queue_id: String,
-        topic: String,
-        raw_body: String,
-        received_ms: i64,
-    },
+    Conversation(Notification),
     SocketClosing,
     SubscriptionChanged,
     /// A frame that could not be used (logged and counted, never fatal).
@@ -322,7 +318,7 @@ impl Actor {
 
     fn on_text(&mut self, text: &str, awaiting_pong: &mut Option<Instant>, last_proof_ms: &mut i64) -> Step {
         let received_ms = now_ms();
-        match classify(text) {
+        match classify(text, received_ms) {
             Inbound::Pong => {
                 if let Some(sent) = awaiting_pong.take() {
                     metrics::histogram!("genesys_pong_rtt_seconds", "connector" => self.settings.connector.clone())
@@ -338,9 +334,7 @@ impl Actor {
                 *last_proof_ms = received_ms;
                 self.emit(SocketEvent::Proof { at_ms: received_ms })
             }
-            Inbound::Conversation { queue_id, topic, raw_body } => {
-                self.emit(SocketEvent::Conversation { queue_id, topic, raw_body, received_ms })
-            }
+            Inbound::Conversation(notification) => self.emit(SocketEvent::Conversation(notification)),
             Inbound::SocketClosing => self.emit(SocketEvent::SocketClosing),
             Inbound::SubscriptionChanged => self.emit(SocketEvent::SubscriptionChanged),
             Inbound::NoLongerSubscribed { .. } => Step::Die(Death::NoLongerSubscribed),

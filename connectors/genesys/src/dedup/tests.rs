@@ -3,8 +3,9 @@
 use serde_json::Value;
 
 use super::*;
+use crate::record::tests::from_snapshot;
 use crate::record::tests::samples::*;
-use crate::record::{BackfillApi, ConversationEvent, Participant, Source, from_analytics, from_snapshot};
+use crate::record::{BackfillApi, ConversationEvent, Participant, Source, from_analytics};
 
 fn live_on(channel: &str, text: &str, received: i64) -> ConversationEvent {
     from_snapshot("t", QUEUE, TOPIC, Some(channel), &json(text), text, received).expect("live")

@@ -15,7 +15,7 @@ use super::{BackfillApi, ConversationEvent, Source};
 /// as for live snapshots (ended iff every participant has an `endTime`). `event_body` is the
 /// conversation re-serialized.
 ///
-/// Errors: as for [`from_snapshot`](super::from_snapshot), plus malformed `startTime`/`endTime`.
+/// Errors: as for [`from_notification`](super::from_notification), plus malformed `startTime`/`endTime`.
 pub fn from_rest_conversation(
     tenant: &str,
     queue_id: &str,

@@ -1,18 +1,15 @@
 //! LIVE records from `v2.routing.queues.{id}.conversations` notifications
 //! (`QueueConversationEventTopicConversation`, reference §3.1).
 
-use serde_json::Value;
-
 use super::assemble::{Normalized, Origin, assemble};
 use super::error::MappingError;
 use super::json::{Obj, earliest, newest};
 use super::participant::map_participant;
 use super::{ConversationEvent, Source};
+use crate::notification::Notification;
 
-/// Maps the `eventBody` of a queue conversation notification to a LIVE record.
-///
-/// `event_body` is the parsed body and `raw_event_body` its text exactly as received (kept in
-/// the record). The event carries no conversation-level start, end or state, so they are derived
+/// Maps a queue conversation notification to a LIVE record of `tenant`; the notification's
+/// body text becomes the record's `event_body` as it is. The event carries no conversation-level start, end or state, so they are derived
 /// from the participants:
 /// - `conversation_start_ms`: the earliest participant or media start/connect time;
 /// - `ended`: there is at least one participant and every participant has an `endTime`;
@@ -22,19 +19,19 @@ use super::{ConversationEvent, Source};
 ///
 /// Errors: the body is not an object, `id` or a participant's `id` is missing, or a field has the
 /// wrong type or an unparseable date-time.
-pub fn from_snapshot(
-    tenant: &str,
-    queue_id: &str,
-    topic_name: &str,
-    channel_id: Option<&str>,
-    event_body: &Value,
-    raw_event_body: &str,
-    received_ms: i64,
-) -> Result<ConversationEvent, MappingError> {
-    let root = Obj::root(event_body)?;
+pub fn from_notification(tenant: &str, notification: Notification) -> Result<ConversationEvent, MappingError> {
+    let Notification { queue_id, topic, body, raw_body, received_ms, channel_id } = notification;
+    let root = Obj::root(&body)?;
     let conversation = normalize(&root)?;
-    let origin = Origin { tenant, queue_id, source: Source::Live, topic_name, channel_id, received_ms };
-    Ok(assemble(origin, conversation, event_body, raw_event_body.to_owned()))
+    let origin = Origin {
+        tenant,
+        queue_id: &queue_id,
+        source: Source::Live,
+        topic_name: &topic,
+        channel_id: channel_id.as_deref(),
+        received_ms,
+    };
+    Ok(assemble(origin, conversation, &body, raw_body))
 }
 
 /// The participant-derived view shared with REST conversations that lack top-level times.

@@ -1,7 +1,7 @@
 //! Conversation records: the Avro value written to Kafka for every conversation snapshot.
 //!
 //! One [`ConversationEvent`] per snapshot of a conversation, whichever way it reached us: a live
-//! `v2.routing.queues.{id}.conversations` notification ([`from_snapshot`]), an Analytics
+//! `v2.routing.queues.{id}.conversations` notification ([`from_notification`]), an Analytics
 //! conversation-details row ([`from_analytics`]) or a REST `Conversation` ([`from_rest_conversation`]).
 //! The three shapes are normalised into the same typed fields, and the original JSON is kept
 //! verbatim in `event_body`, so nothing Genesys sent is lost.
@@ -33,7 +33,7 @@ pub use analytics::from_analytics;
 pub use conversation::from_rest_conversation;
 pub use digest::{canonical_json, event_id_for};
 pub use error::MappingError;
-pub use live::from_snapshot;
+pub use live::from_notification;
 pub use timestamp::parse_timestamp_ms;
 
 /// Full name of the Avro schema in `schemas/genesys-conversation-event.avsc`.
@@ -74,7 +74,7 @@ impl BackfillApi {
 
 /// One snapshot of a conversation (Avro record `tributary.genesys.ConversationEvent`).
 ///
-/// Invariants established by the constructors ([`from_snapshot`], [`from_analytics`],
+/// Invariants established by the constructors ([`from_notification`], [`from_analytics`],
 /// [`from_rest_conversation`]): `event_id` is [`event_id_for`] of `conversation_id` and the body;
 /// `conversation_end_ms` is set iff `ended`; `event_time_ms` is the newest timestamp found in the
 /// body (0 when it holds none).

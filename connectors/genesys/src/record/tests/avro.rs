@@ -9,9 +9,8 @@ use apache_avro::writer::datum::GenericDatumWriter;
 use serde::Serialize;
 
 use super::samples::*;
-use crate::record::{
-    BackfillApi, ConversationEvent, Media, Participant, SCHEMA_NAME, Wrapup, from_analytics, from_snapshot,
-};
+use crate::record::tests::from_snapshot;
+use crate::record::{BackfillApi, ConversationEvent, Media, Participant, SCHEMA_NAME, Wrapup, from_analytics};
 
 const SCHEMA_TEXT: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/genesys-conversation-event.avsc"));

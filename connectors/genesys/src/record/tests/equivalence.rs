@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use super::samples::*;
+use crate::record::tests::from_snapshot;
 use crate::record::{
-    BackfillApi, ConversationEvent, canonical_json, event_id_for, from_analytics, from_rest_conversation, from_snapshot,
+    BackfillApi, ConversationEvent, canonical_json, event_id_for, from_analytics, from_rest_conversation,
 };
 
 /// Fields every source can express, per participant: id, purpose, connected, end, wrap-up code

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use super::samples::*;
-use crate::record::{BackfillApi, MappingError, from_analytics, from_rest_conversation, from_snapshot};
+use crate::record::tests::from_snapshot;
+use crate::record::{BackfillApi, MappingError, from_analytics, from_rest_conversation};
 
 fn live(body: &Value) -> Result<(), MappingError> {
     from_snapshot("t", "q", "topic", None, body, "", 0).map(drop)

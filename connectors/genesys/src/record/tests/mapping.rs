@@ -3,9 +3,9 @@
 use serde_json::json;
 
 use super::samples::*;
+use crate::record::tests::from_snapshot;
 use crate::record::{
     BackfillApi, ConversationEvent, Media, Source, Wrapup, event_id_for, from_analytics, from_rest_conversation,
-    from_snapshot,
 };
 
 const RECEIVED: i64 = 1_591_968_500_000;

@@ -7,3 +7,29 @@ mod errors;
 mod mapping;
 pub(crate) mod samples;
 mod simulated;
+
+use serde_json::Value;
+
+use super::{ConversationEvent, MappingError, from_notification};
+use crate::notification::Notification;
+
+/// [`from_notification`] of a notification made of these parts.
+pub(crate) fn from_snapshot(
+    tenant: &str,
+    queue_id: &str,
+    topic: &str,
+    channel_id: Option<&str>,
+    body: &Value,
+    raw_body: &str,
+    received_ms: i64,
+) -> Result<ConversationEvent, MappingError> {
+    let notification = Notification {
+        queue_id: queue_id.to_owned(),
+        topic: topic.to_owned(),
+        body: body.clone(),
+        raw_body: raw_body.to_owned(),
+        received_ms,
+        channel_id: channel_id.map(Into::into),
+    };
+    from_notification(tenant, notification)
+}

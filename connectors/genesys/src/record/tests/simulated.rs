@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use super::equivalence::{comparable, routed_queues};
 use crate::dedup::{Gate, GateConfig, Verdict};
-use crate::record::{BackfillApi, ConversationEvent, from_analytics, from_rest_conversation, from_snapshot};
+use crate::record::tests::from_snapshot;
+use crate::record::{BackfillApi, ConversationEvent, from_analytics, from_rest_conversation};
 
 const STEP: Duration = Duration::from_secs(10);
 
