@@ -20,25 +20,11 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use tokio::time::Instant;
 
-use crate::clock::Clock;
 use crate::error::ApiError;
 use crate::models::{TokenError, TokenResponse};
-use crate::org::{Counters, Org, lock};
-
-/// An issued access token.
-#[derive(Debug, Clone)]
-pub(crate) struct TokenRec {
-    pub client_id: String,
-    pub expires: Instant,
-    pub revoked: bool,
-}
-
-/// Who is calling: resolved from the bearer token.
-#[derive(Debug, Clone)]
-pub(crate) struct AuthCtx {
-    pub client_id: String,
-    pub token: String,
-}
+use crate::org::counters::Counters;
+use crate::org::tokens::{AuthCtx, TokenRec};
+use crate::org::{Org, lock};
 
 fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = TokenError { error: error.into(), description: description.into() };
@@ -152,22 +138,6 @@ pub(crate) fn authenticate(org: &Org, headers: &HeaderMap) -> Result<AuthCtx, Ap
         return Err(unauthorized("credentials.expired", "The supplied credentials are expired and cannot be used."));
     }
     Ok(AuthCtx { client_id: rec.client_id.clone(), token })
-}
-
-/// Whether a token is still usable (exists, not revoked, not expired).
-pub(crate) fn token_valid(rec: Option<&TokenRec>, now: Instant) -> bool {
-    matches!(rec, Some(r) if !r.revoked && now < r.expires)
-}
-
-/// Wall-clock ms at which an `Instant` deadline falls.
-pub(crate) fn instant_to_wall_ms(at: Instant) -> i64 {
-    let now = Instant::now();
-    let now_ms = Clock::now_ms();
-    if at >= now {
-        now_ms.saturating_add(i64::try_from((at - now).as_millis()).unwrap_or(i64::MAX / 2))
-    } else {
-        now_ms.saturating_sub(i64::try_from((now - at).as_millis()).unwrap_or(0))
-    }
 }
 
 #[cfg(test)]

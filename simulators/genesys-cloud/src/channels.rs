@@ -1,5 +1,6 @@
-//! Notification channels (§1): creation with the 20-per-client budget and eviction, listing,
-//! `HEAD` checks, expiry, and the token binding.
+//! Notification channels over REST (§1): creation with the 20-per-client budget and eviction,
+//! listing, and `HEAD` checks. The channel record, and when a channel is dead, is in
+//! [`crate::org::channels`]; eviction, forced expiry and token revocation in [`crate::org::ending`].
 //!
 //! Contract:
 //! - `POST /api/v2/notifications/channels` → `Channel {connectUri, id, expires}`; `expires` is
@@ -26,153 +27,16 @@ use axum::response::{IntoResponse, Response};
 use rand::Rng;
 use tokio::time::Instant;
 
-use crate::auth::{AuthCtx, TokenRec, instant_to_wall_ms, token_valid};
+use crate::clock::instant_to_wall_ms;
 use crate::error::ApiError;
-use crate::models::{self, ChannelEntityListing, Envelope, Metadata, SystemMessage, iso_ms};
-use crate::org::{Counters, Org, State, lock};
-use crate::socket::{Attachment, SocketCmd};
-
-/// Why a channel is dead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Death {
-    Expired,
-    Evicted,
-    TokenExpired,
-    TokenRevoked,
-}
-
-impl Death {
-    /// A short human reason.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Death::Expired => "channel expired",
-            Death::Evicted => "channel was replaced by another channel",
-            Death::TokenExpired => "the token that created the channel expired",
-            Death::TokenRevoked => "the token that created the channel was revoked",
-        }
-    }
-}
-
-/// One channel.
-#[derive(Debug)]
-pub(crate) struct ChannelRec {
-    pub id: String,
-    pub client_id: String,
-    pub token: String,
-    pub expires: Instant,
-    pub last_used: Instant,
-    pub topics: Vec<String>,
-    pub topic_set: HashSet<String>,
-    pub socket: Option<Attachment>,
-    pub killed: Option<Death>,
-}
-
-impl ChannelRec {
-    /// Why this channel is dead, if it is.
-    pub fn death(&self, tokens: &HashMap<String, TokenRec>, now: Instant) -> Option<Death> {
-        if let Some(d) = self.killed {
-            return Some(d);
-        }
-        if now >= self.expires {
-            return Some(Death::Expired);
-        }
-        let tok = tokens.get(&self.token);
-        if !token_valid(tok, now) {
-            return Some(if tok.is_some_and(|t| t.revoked) { Death::TokenRevoked } else { Death::TokenExpired });
-        }
-        None
-    }
-
-    /// Sets the topic list.
-    pub fn set_topics(&mut self, topics: Vec<String>) {
-        self.topic_set = topics.iter().cloned().collect();
-        self.topics = topics;
-    }
-}
-
-/// Live / dead / never existed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ChannelStatus {
-    Live,
-    Dead(Death),
-    Unknown,
-}
-
-impl State {
-    /// The status of a channel.
-    pub fn channel_status(&self, id: &str, now: Instant) -> ChannelStatus {
-        match self.channels.get(id) {
-            None => ChannelStatus::Unknown,
-            Some(ch) => match ch.death(&self.tokens, now) {
-                None => ChannelStatus::Live,
-                Some(d) => ChannelStatus::Dead(d),
-            },
-        }
-    }
-
-    /// Ids of live channels, optionally of one client.
-    pub fn live_channel_ids(&self, client: Option<&str>, now: Instant) -> Vec<String> {
-        let mut ids: Vec<&ChannelRec> = self
-            .channels
-            .values()
-            .filter(|c| client.is_none_or(|cl| c.client_id == cl) && c.death(&self.tokens, now).is_none())
-            .collect();
-        ids.sort_by(|a, b| a.id.cmp(&b.id));
-        ids.into_iter().map(|c| c.id.clone()).collect()
-    }
-}
-
-/// Which system message to build (§2.5).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum SystemKind {
-    SocketClosing,
-    NoLongerSubscribed,
-    TokenRevoked,
-}
-
-/// The full text frame of a system message for `channel_id`.
-pub(crate) fn system_frame(org: &Org, channel_id: &str, client_id: &str, kind: SystemKind) -> String {
-    let (topic, topic_type, reason, message) = match kind {
-        SystemKind::SocketClosing => (
-            "v2.system.socket_closing".to_string(),
-            None,
-            None,
-            "This WebSocket will be closed in one minute; connect a new WebSocket".to_string(),
-        ),
-        SystemKind::NoLongerSubscribed => (
-            format!("v2.system.no_longer_subscribed.{channel_id}"),
-            Some("no_longer_subscribed"),
-            Some("another_channel_subscribed"),
-            "Channel was removed because another channel was created".to_string(),
-        ),
-        SystemKind::TokenRevoked => (
-            format!("v2.system.token_revoked.{channel_id}"),
-            Some("token_revoked"),
-            Some("user_tokens_revoked"),
-            "The token used to create this channel was revoked".to_string(),
-        ),
-    };
-    let correlation = uuid::Uuid::new_v4().to_string();
-    let body = SystemMessage {
-        channel_id: channel_id.to_string(),
-        system_topic_type: topic_type.map(str::to_string),
-        correlation_id: correlation.clone(),
-        organization_id: org.cfg.org_id.clone(),
-        user_id: None,
-        oauth_client_id: client_id.to_string(),
-        oauth_client_org_id: org.cfg.org_id.clone(),
-        reason: reason.map(str::to_string),
-        message,
-        data: None,
-    };
-    let env = Envelope {
-        topic_name: topic,
-        version: "2".into(),
-        event_body: body,
-        metadata: Metadata { correlation_id: correlation },
-    };
-    serde_json::to_string(&env).unwrap_or_default()
-}
+use crate::models::{self, ChannelEntityListing, iso_ms};
+use crate::org::channels::{ChannelRec, ChannelStatus, Death};
+use crate::org::counters::Counters;
+use crate::org::ending::{kill_locked, notify_and_close};
+use crate::org::sockets::Attachment;
+use crate::org::system::SystemKind;
+use crate::org::tokens::AuthCtx;
+use crate::org::{Org, lock};
 
 fn new_channel_id() -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
@@ -187,76 +51,6 @@ fn render(org: &Org, ch: &ChannelRec, show_id: bool) -> models::Channel {
         id: show_id.then(|| ch.id.clone()),
         expires: iso_ms(instant_to_wall_ms(ch.expires)),
     }
-}
-
-/// Marks a channel dead and hands back its socket (if any) so the caller can notify it outside the lock.
-fn kill_locked(state: &mut State, id: &str, death: Death) -> Option<(String, Attachment)> {
-    let ch = state.channels.get_mut(id)?;
-    if ch.killed.is_none() {
-        ch.killed = Some(death);
-    }
-    ch.socket.take().map(|a| (ch.client_id.clone(), a))
-}
-
-/// Evicts a channel as if a 21st channel had been created: no_longer_subscribed, then close.
-/// Returns whether a socket was notified.
-pub(crate) fn evict(org: &Org, id: &str) -> bool {
-    let taken = kill_locked(&mut lock(&org.state), id, Death::Evicted);
-    Counters::inc(&org.counters.channels_evicted);
-    notify_and_close(org, id, taken, SystemKind::NoLongerSubscribed)
-}
-
-fn notify_and_close(org: &Org, id: &str, taken: Option<(String, Attachment)>, kind: SystemKind) -> bool {
-    match taken {
-        Some((client_id, att)) => {
-            let text = system_frame(org, id, &client_id, kind);
-            att.tx.send(SocketCmd::SystemThenClose { text, code: 1000, reason: "channel closed".into() }).is_ok()
-        }
-        None => false,
-    }
-}
-
-/// Force-expires a channel now; its socket (if any) stays open but gets no more events.
-pub(crate) fn expire_now(org: &Org, id: &str) -> bool {
-    let mut st = lock(&org.state);
-    match st.channels.get_mut(id) {
-        Some(ch) if ch.killed.is_none() => {
-            ch.killed = Some(Death::Expired);
-            true
-        }
-        _ => false,
-    }
-}
-
-/// Revokes tokens; their channels die and their sockets get `token_revoked` and are closed.
-/// Returns the ids of channels that died.
-pub(crate) fn revoke_tokens(org: &Org, tokens: &[String]) -> Vec<String> {
-    let now = Instant::now();
-    let mut notify = Vec::new();
-    let mut dead = Vec::new();
-    {
-        let mut st = lock(&org.state);
-        for t in tokens {
-            if let Some(rec) = st.tokens.get_mut(t) {
-                rec.revoked = true;
-            }
-        }
-        let ids: Vec<String> = st
-            .channels
-            .values()
-            .filter(|c| tokens.contains(&c.token) && c.killed.is_none() && now < c.expires)
-            .map(|c| c.id.clone())
-            .collect();
-        for id in ids {
-            let taken = kill_locked(&mut st, &id, Death::TokenRevoked);
-            dead.push(id.clone());
-            notify.push((id, taken));
-        }
-    }
-    for (id, taken) in notify {
-        notify_and_close(org, &id, taken, SystemKind::TokenRevoked);
-    }
-    dead
 }
 
 /// `POST /api/v2/notifications/channels`.
@@ -344,42 +138,4 @@ pub(crate) async fn head(
     let ok = st.channels.get(&id).is_some_and(|c| c.client_id == ctx.client_id)
         && st.channel_status(&id, Instant::now()) == ChannelStatus::Live;
     if ok { StatusCode::OK } else { StatusCode::NOT_FOUND }
-}
-
-/// Summary of one channel for [`crate::SimHandle::channels`].
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
-pub struct ChannelInfo {
-    pub id: String,
-    pub client_id: String,
-    pub live: bool,
-    /// Why it is dead, if it is.
-    pub dead_reason: Option<String>,
-    /// A socket is attached (and not half-open).
-    pub connected: bool,
-    pub topics: Vec<String>,
-    pub expires_ms: i64,
-}
-
-/// All channels, live and dead.
-pub(crate) fn infos(org: &Org) -> Vec<ChannelInfo> {
-    let now = Instant::now();
-    let st = lock(&org.state);
-    let mut out: Vec<ChannelInfo> = st
-        .channels
-        .values()
-        .map(|c| {
-            let death = c.death(&st.tokens, now);
-            ChannelInfo {
-                id: c.id.clone(),
-                client_id: c.client_id.clone(),
-                live: death.is_none(),
-                dead_reason: death.map(|d| d.as_str().to_string()),
-                connected: c.socket.is_some(),
-                topics: c.topics.clone(),
-                expires_ms: instant_to_wall_ms(c.expires),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
 }

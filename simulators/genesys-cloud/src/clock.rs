@@ -1,4 +1,4 @@
-//! Time scale: one factor that compresses every protocol duration.
+//! Time scale: one factor that compresses every protocol duration; and the wall clock.
 //!
 //! Genesys timers are long (24 h channel lifetime, 30 s heartbeat, 1 min `socket_closing` grace,
 //! §1, §2.2, §2.3). Tests need them in seconds. A [`Clock`] with `scale = 1000` turns a 24-hour
@@ -13,6 +13,8 @@
 //! - Durations reported to clients in seconds (`expires_in`, `Retry-After`) are real seconds.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 /// Upper bound of any real duration the simulator waits for (ten years).
 const MAX_REAL_SECS: f64 = 315_360_000.0;
@@ -70,6 +72,17 @@ impl Clock {
 impl Default for Clock {
     fn default() -> Self {
         Clock::new(1.0)
+    }
+}
+
+/// Wall-clock ms at which an `Instant` deadline falls.
+pub(crate) fn instant_to_wall_ms(at: Instant) -> i64 {
+    let now = Instant::now();
+    let now_ms = Clock::now_ms();
+    if at >= now {
+        now_ms.saturating_add(i64::try_from((at - now).as_millis()).unwrap_or(i64::MAX / 2))
+    } else {
+        now_ms.saturating_sub(i64::try_from((now - at).as_millis()).unwrap_or(0))
     }
 }
 

@@ -10,16 +10,17 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::{self, ChannelInfo};
-use crate::clock::Clock;
+use crate::clock::{Clock, instant_to_wall_ms};
 use crate::config::SimConfig;
 use crate::conversation::ConversationStore;
 use crate::error::{Result, SimError};
 use crate::faults::{Fault, FaultRecord, FaultSource};
-use crate::org::{Counters, Org, State, Urls, lock};
-use crate::queues::{self, QueueRec};
+use crate::org::counters::Counters;
+use crate::org::queues::{self, QueueRec};
+use crate::org::state::State;
+use crate::org::traffic::TrafficShared;
+use crate::org::{Org, Urls, lock};
 use crate::ratelimit::ClientStats;
-use crate::traffic::TrafficShared;
 use crate::truth::Truth;
 
 /// Entry point.
@@ -84,6 +85,20 @@ pub struct ClientCredentials {
 pub struct QueueInfo {
     pub id: String,
     pub name: String,
+}
+
+/// Summary of one channel for [`SimHandle::channels`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChannelInfo {
+    pub id: String,
+    pub client_id: String,
+    pub live: bool,
+    /// Why it is dead, if it is.
+    pub dead_reason: Option<String>,
+    /// A socket is attached (and not half-open).
+    pub connected: bool,
+    pub topics: Vec<String>,
+    pub expires_ms: i64,
 }
 
 /// Counters and per-client accounting.
@@ -201,7 +216,26 @@ impl SimHandle {
 
     /// Every channel, live or dead.
     pub fn channels(&self) -> Vec<ChannelInfo> {
-        channels::infos(&self.org)
+        let now = Instant::now();
+        let st = lock(&self.org.state);
+        let mut out: Vec<ChannelInfo> = st
+            .channels
+            .values()
+            .map(|c| {
+                let death = c.death(&st.tokens, now);
+                ChannelInfo {
+                    id: c.id.clone(),
+                    client_id: c.client_id.clone(),
+                    live: death.is_none(),
+                    dead_reason: death.map(|d| d.as_str().to_string()),
+                    connected: c.socket.is_some(),
+                    topics: c.topics.clone(),
+                    expires_ms: instant_to_wall_ms(c.expires),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
     }
 
     /// Counters and per-client request accounting.

@@ -8,12 +8,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::time::{Instant, sleep_until};
 
-use crate::channels;
 use crate::clock::Clock;
 use crate::faults::{BadFrameKind, Fault, FaultKind, FaultRecord, FaultSource, Target};
+use crate::org::ending::{evict, expire_now, revoke_tokens};
+use crate::org::sockets::SocketCmd;
+use crate::org::system::{SystemKind, system_frame};
 use crate::org::{Org, lock};
 use crate::ratelimit::HttpEffect;
-use crate::socket::SocketCmd;
 
 /// Default size of an oversized frame: 1 MiB.
 pub const DEFAULT_OVERSIZED: usize = 1 << 20;
@@ -81,7 +82,7 @@ pub(crate) fn apply(org: &Org, fault: Fault, source: FaultSource) -> FaultRecord
             let mut hit = Vec::new();
             for ch in st.channels.values() {
                 if let Some(att) = ch.socket.as_ref().filter(|_| matches_target(target, &ch.id, &ch.client_id)) {
-                    let text = channels::system_frame(org, &ch.id, &ch.client_id, channels::SystemKind::SocketClosing);
+                    let text = system_frame(org, &ch.id, &ch.client_id, SystemKind::SocketClosing);
                     if att.tx.send(SocketCmd::SocketClosing { text, grace }).is_ok() {
                         hit.push(ch.id.clone());
                     }
@@ -91,12 +92,12 @@ pub(crate) fn apply(org: &Org, fault: Fault, source: FaultSource) -> FaultRecord
             hit
         }
         Fault::ChannelExpiry { target } => {
-            live_channels(org, target).into_iter().filter(|id| channels::expire_now(org, id)).collect()
+            live_channels(org, target).into_iter().filter(|id| expire_now(org, id)).collect()
         }
         Fault::Eviction { target } => {
             let ids = live_channels(org, target);
             for id in &ids {
-                channels::evict(org, id);
+                evict(org, id);
             }
             ids
         }
@@ -111,7 +112,7 @@ pub(crate) fn apply(org: &Org, fault: Fault, source: FaultSource) -> FaultRecord
                     Target::Channel(id) => st.channels.get(id).map(|c| c.token.clone()).into_iter().collect(),
                 }
             };
-            let dead = channels::revoke_tokens(org, &tokens);
+            let dead = revoke_tokens(org, &tokens);
             note = format!("{} token(s) revoked", tokens.len());
             dead
         }

@@ -29,18 +29,19 @@ mod handle;
 mod injector;
 pub mod models;
 mod org;
+mod query;
 mod queues;
 mod ratelimit;
 mod server;
 mod socket;
 mod standalone;
 mod subscriptions;
+mod topics;
 mod traffic;
 pub mod truth;
 pub mod verify;
 mod wsframe;
 
-pub use channels::ChannelInfo;
 pub use clock::Clock;
 pub use config::{
     AnalyticsConfig, ClientConfig, DurationRange, IdleAction, IntervalSemantics, ListenConfig, NotificationsConfig,
@@ -51,9 +52,9 @@ pub use faults::{
     BadFrameKind, EndpointClass, Fault, FaultKind, FaultRecord, FaultSource, FaultsConfig, RandomFaults,
     ScheduledFault, Target,
 };
-pub use handle::{ClientCredentials, QueueInfo, SimHandle, SimStats, Simulator};
+pub use handle::{ChannelInfo, ClientCredentials, QueueInfo, SimHandle, SimStats, Simulator};
 pub use ratelimit::{ClientStats, EarlyRequest, IN_FLIGHT_GRACE, ThrottleEvent};
 pub use standalone::{load_config, run_standalone};
-pub use subscriptions::{QUEUE_TOPIC_PERMISSION, queue_topic};
+pub use topics::{QUEUE_TOPIC_PERMISSION, queue_topic};
 pub use truth::{ConversationTruth, Delivery, Truth, TruthSnapshot};
 pub use verify::{ObservedRecord, RecordSource, VerifyOptions, VerifyReport, verify};

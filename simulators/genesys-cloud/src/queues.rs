@@ -1,4 +1,5 @@
-//! Routing queues: the set conversations arrive on, and `GET /api/v2/routing/queues` for discovery.
+//! `GET /api/v2/routing/queues`: queue discovery. The queues themselves are in
+//! [`crate::org::queues`].
 //!
 //! Contract ([INF], the reference only names the endpoint's purpose): paged with `pageSize`
 //! (default 25, 1..=500) and `pageNumber` (default 1); `name` filters case-insensitively, with a
@@ -12,45 +13,10 @@ use axum::extract::{Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::clock::Clock;
-use crate::config::QueuesConfig;
 use crate::error::ApiError;
 use crate::models::{Division, Queue, QueueEntityListing, iso_ms};
-use crate::org::{Org, lock};
-use crate::traffic::DIVISION_ID;
-
-/// A queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct QueueRec {
-    pub id: String,
-    pub name: String,
-    pub created_ms: i64,
-}
-
-/// Deterministic id for the `n`th queue of an org seeded with `seed`.
-pub(crate) fn queue_id(seed: u64, n: usize) -> String {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("genesys-sim/{seed}/queue/{n}").as_bytes()).to_string()
-}
-
-/// The queues present at start.
-pub(crate) fn initial(cfg: &QueuesConfig, seed: u64) -> Vec<QueueRec> {
-    let now = Clock::now_ms();
-    let mut out: Vec<QueueRec> = cfg
-        .named
-        .iter()
-        .enumerate()
-        .map(|(i, q)| QueueRec {
-            id: q.id.clone().unwrap_or_else(|| queue_id(seed, i)),
-            name: q.name.clone(),
-            created_ms: now,
-        })
-        .collect();
-    while out.len() < cfg.count {
-        let n = out.len();
-        out.push(QueueRec { id: queue_id(seed, n), name: format!("Queue {}", n + 1), created_ms: now });
-    }
-    out
-}
+use crate::org::queues::QueueRec;
+use crate::org::{DIVISION_ID, Org, lock};
 
 fn name_matches(pattern: &str, name: &str) -> bool {
     let p = pattern.to_lowercase();
@@ -145,16 +111,5 @@ mod tests {
         assert!(name_matches("*les", "Sales"));
         assert!(name_matches("*al*", "Sales"));
         assert!(!name_matches("sal", "Sales"));
-    }
-
-    #[test]
-    fn initial_queues_are_deterministic() {
-        let cfg = QueuesConfig { count: 3, named: vec![crate::config::QueueSpec { name: "Sales".into(), id: None }] };
-        let a = initial(&cfg, 7);
-        let b = initial(&cfg, 7);
-        assert_eq!(a.iter().map(|q| &q.id).collect::<Vec<_>>(), b.iter().map(|q| &q.id).collect::<Vec<_>>());
-        assert_eq!(a.len(), 3);
-        assert_eq!(a[0].name, "Sales");
-        assert_eq!(a[2].name, "Queue 3");
     }
 }

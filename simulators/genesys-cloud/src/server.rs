@@ -18,7 +18,8 @@ use crate::auth::{self, authenticate, basic_credentials};
 use crate::error::{ApiError, Result, SimError, Throttle};
 use crate::faults::EndpointClass;
 use crate::models::Limit;
-use crate::org::{Counters, Org, lock};
+use crate::org::counters::Counters;
+use crate::org::{Org, lock};
 use crate::ratelimit::{Budget, HttpEffect};
 use crate::{analytics, channels, queues, subscriptions};
 

@@ -19,47 +19,25 @@
 //! queue topic stops reporting a transferred conversation).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use rand::Rng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 use crate::clock::Clock;
 use crate::config::DurationRange;
 use crate::conversation::{ConvState, Part, Purpose, WrapupState, to_event};
 use crate::models::{Envelope, Metadata};
-use crate::org::{Counters, Org, lock};
-use crate::socket::SocketCmd;
-use crate::subscriptions::queue_topic;
+use crate::org::counters::Counters;
+use crate::org::sockets::SocketCmd;
+use crate::org::{DIVISION_ID, Org, lock};
+use crate::topics::queue_topic;
 use crate::truth::SnapshotInput;
-
-/// Division all simulated objects live in.
-pub(crate) const DIVISION_ID: &str = "d6f3c1a2-9b8e-4f70-a1c2-3e4d5f6a7b8c";
 
 const CUSTOMER_NAMES: &[&str] =
     &["Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra", "Barbara Liskov", "Donald Knuth"];
-
-/// State shared by the generator and handle-started conversations.
-pub(crate) struct TrafficShared {
-    /// Arrivals and conversation plans: drawn in arrival order, so a seed reproduces the traffic.
-    pub rng: Mutex<StdRng>,
-    /// Analytics landing jitter: drawn at publish time, kept apart so it cannot perturb plans.
-    pub jitter_rng: Mutex<StdRng>,
-    /// Arrivals are skipped while set (conversations in progress continue).
-    pub paused: AtomicBool,
-}
-
-impl TrafficShared {
-    pub fn new(seed: u64) -> Self {
-        TrafficShared {
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
-            jitter_rng: Mutex::new(StdRng::seed_from_u64(seed.wrapping_add(0x6a09_e667_f3bc_c909))),
-            paused: AtomicBool::new(false),
-        }
-    }
-}
 
 /// A random UUID from the seeded generator.
 pub(crate) fn seeded_uuid(rng: &mut StdRng) -> String {

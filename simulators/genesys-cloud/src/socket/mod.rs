@@ -12,13 +12,15 @@
 //! - Heartbeat `{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}`
 //!   every `heartbeat_interval` (30 s, §2.2), starting one interval after connect.
 //! - Client text `{"message":"ping"}` → `{"topicName":"channel.metadata","eventBody":{"message":"pong"}}`
-//!   (§2.2). WebSocket `subscribe`/`unsubscribe` requests: see [`crate::subscriptions`].
+//!   (§2.2). WebSocket `subscribe`/`unsubscribe` requests: see [`subscribe`].
 //! - RFC 6455 ping frames are read and never answered: no pong frame ([UNK] §2.4; field reports
 //!   say protocol pings do not keep the socket alive). Pong frames and binary frames are ignored.
 //! - Idle cut-off: a socket that sends no JSON message (`ping`, `subscribe`, `unsubscribe`) for
 //!   `idle_timeout` is cut off per `idle_action`: by default it goes silent — no heartbeats,
 //!   events or pongs, TCP left open, no close frame ([UNK] §2.4; modelled on field reports).
 //! - A client close frame is answered with a close frame, then TCP is closed.
+
+mod subscribe;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,13 +32,14 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::channels::ChannelStatus;
 use crate::clock::Clock;
 use crate::config::IdleAction;
 use crate::faults::BadFrameKind;
 use crate::models::{ChannelMetadataFrame, ErrorBody};
-use crate::org::{Counters, Org, lock};
-use crate::subscriptions;
+use crate::org::channels::ChannelStatus;
+use crate::org::counters::Counters;
+use crate::org::sockets::{Attachment, SocketCmd};
+use crate::org::{Org, lock};
 use crate::wsframe::{self, ClientFrame, DataKind, FrameError};
 
 /// How long a socket write may block before the connection is dropped.
@@ -45,34 +48,6 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the client's side of a closing handshake.
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
-
-/// A socket attached to a channel.
-#[derive(Debug, Clone)]
-pub(crate) struct Attachment {
-    pub conn_id: u64,
-    pub tx: mpsc::UnboundedSender<SocketCmd>,
-}
-
-/// Commands for one socket task.
-#[derive(Debug)]
-pub(crate) enum SocketCmd {
-    /// A notification; `seq` is its truth sequence number.
-    Event { seq: u64, text: Arc<str> },
-    /// A system message, then a close frame.
-    SystemThenClose { text: String, code: u16, reason: String },
-    /// `v2.system.socket_closing`, then close 1001 after `grace` (real).
-    SocketClosing { text: String, grace: Duration },
-    /// Go silent, keep TCP open.
-    HalfOpen,
-    /// TCP RST.
-    Reset,
-    /// Close with a code; 1005/1006 = FIN without a close frame.
-    Close { code: u16, reason: String },
-    /// One bad frame.
-    BadFrame { kind: BadFrameKind, size: usize },
-    /// Another socket connected to the same channel.
-    Replaced,
-}
 
 /// Accepts connections until the org shuts down.
 pub(crate) async fn serve(org: Arc<Org>, listener: TcpListener) {
@@ -407,7 +382,7 @@ impl Conn {
             }
             (Some(m @ ("subscribe" | "unsubscribe")), Some(v)) => {
                 self.touch();
-                subscriptions::ws_request(&self.org, &self.channel_id, v, m == "unsubscribe")
+                subscribe::ws_request(&self.org, &self.channel_id, v, m == "unsubscribe")
             }
             _ => {
                 let correlation = parsed

@@ -1,23 +1,41 @@
-//! The shared state of one simulated org, and the small helpers every module uses.
+//! One simulated org: its shared state and the records it keeps, below every HTTP and WebSocket
+//! handler. Nothing here imports a handler.
+//!
+//! The records (tokens, channels, queues, jobs, sockets' attachments, counters, the traffic
+//! generator's shared state) sit in their own modules, which import none of this one; the state
+//! operations that need the whole [`Org`] (system messages, channel endings, subscription
+//! changes) sit above it in their own modules.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+pub(crate) mod channels;
+pub(crate) mod counters;
+pub(crate) mod ending;
+pub(crate) mod jobs;
+pub(crate) mod queues;
+pub(crate) mod sockets;
+pub(crate) mod state;
+pub(crate) mod subscriptions;
+pub(crate) mod system;
+pub(crate) mod tokens;
+pub(crate) mod traffic;
+
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::analytics::JobStore;
-use crate::auth::TokenRec;
-use crate::channels::ChannelRec;
 use crate::clock::Clock;
 use crate::config::{ClientConfig, SimConfig};
 use crate::conversation::ConversationStore;
-use crate::queues::QueueRec;
+use crate::org::counters::Counters;
+use crate::org::jobs::JobStore;
+use crate::org::state::State;
+use crate::org::traffic::TrafficShared;
 use crate::ratelimit::{HttpFaults, RateLimiter};
-use crate::traffic::TrafficShared;
 use crate::truth::TruthStore;
+
+/// Division all simulated objects live in.
+pub(crate) const DIVISION_ID: &str = "d6f3c1a2-9b8e-4f70-a1c2-3e4d5f6a7b8c";
 
 /// Locks a mutex, ignoring poisoning: state stays usable even if a task panicked mid-update.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -31,52 +49,6 @@ pub(crate) struct Urls {
     pub api: String,
     /// `ws://host:port` of the streaming listener.
     pub streaming: String,
-}
-
-/// Tokens, channels and queues: the state REST and WebSocket handlers share.
-#[derive(Default)]
-pub(crate) struct State {
-    pub tokens: HashMap<String, TokenRec>,
-    pub channels: HashMap<String, ChannelRec>,
-    pub queues: Vec<QueueRec>,
-    pub next_conn_id: u64,
-}
-
-impl State {
-    /// A fresh socket connection id.
-    pub fn next_conn_id(&mut self) -> u64 {
-        self.next_conn_id += 1;
-        self.next_conn_id
-    }
-}
-
-/// Global counters.
-#[derive(Default)]
-pub(crate) struct Counters {
-    pub requests_total: AtomicU64,
-    pub unauthenticated: AtomicU64,
-    pub tokens_issued: AtomicU64,
-    pub sockets_accepted: AtomicU64,
-    pub sockets_open: AtomicU64,
-    pub upgrades_rejected: AtomicU64,
-    pub channels_created: AtomicU64,
-    pub channels_evicted: AtomicU64,
-    pub conversations_started: AtomicU64,
-    pub heartbeats_sent: AtomicU64,
-}
-
-impl Counters {
-    pub fn inc(c: &AtomicU64) {
-        c.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn dec(c: &AtomicU64) {
-        let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(1)));
-    }
-
-    pub fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
-    }
 }
 
 /// One simulated org. Shared as `Arc<Org>` by every server task.
