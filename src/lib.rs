@@ -19,6 +19,7 @@ pub mod reload;
 pub mod rest;
 pub mod runtime;
 pub mod schema_registry;
+pub mod state;
 pub mod supervisor;
 pub mod tail;
 pub mod telemetry;

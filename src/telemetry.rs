@@ -6,7 +6,7 @@
 //! `GET /metrics` renders it.
 //!
 //! Metric handles taken before [`install`] runs stay no-ops for good, so the runtime installs the
-//! recorder first thing in [`crate::runtime::Runtime::start`].
+//! recorder first thing in `Runtime::start`.
 //!
 //! # Names (all labelled `connector`)
 //!
@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use crate::supervisor::State;
+use crate::state::State;
 
 /// Histogram buckets for every metric named `*_seconds`: 0.5 ms to 1 h. Other histograms are
 /// rendered as summaries.

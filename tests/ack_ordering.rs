@@ -15,7 +15,8 @@ use tributary::instance::Environment;
 use tributary::kafka::EmbeddedKafka;
 use tributary::runtime::{Runtime, client_config};
 use tributary::schema_registry::EmbeddedRegistry;
-use tributary::supervisor::{State, Supervisor};
+use tributary::state::State;
+use tributary::supervisor::Supervisor;
 
 use common::*;
 

@@ -9,7 +9,7 @@ use rdkafka::Message;
 use tributary::avro::{Decoder, Schemas};
 use tributary::datagen::{FillerPool, SCHEMA};
 use tributary::runtime::Runtime;
-use tributary::supervisor::State;
+use tributary::state::State;
 
 use common::*;
 

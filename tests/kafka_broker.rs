@@ -17,7 +17,7 @@ use serde_json::Value;
 use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
 use tributary::schema_registry::{EmbeddedRegistry, EmbeddedRegistryConfig};
-use tributary::supervisor::State;
+use tributary::state::State;
 
 use common::broker::Broker;
 use common::*;

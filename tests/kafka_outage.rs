@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
-use tributary::supervisor::State;
+use tributary::state::State;
 
 use common::broker::{Broker, Listeners};
 use common::*;

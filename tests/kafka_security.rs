@@ -14,7 +14,7 @@ use rdkafka::ClientConfig;
 use tributary::avro::Decoder;
 use tributary::config::{Properties, PropertyValue};
 use tributary::runtime::Runtime;
-use tributary::supervisor::State;
+use tributary::state::State;
 
 use common::broker::{Broker, PLAIN_USER, SCRAM_USER};
 use common::token_endpoint::{TokenEndpoint, unsecured_jwt};

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rdkafka::Message;
 use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
-use tributary::supervisor::State;
+use tributary::state::State;
 
 use common::*;
 

@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use tributary::runtime::Runtime;
-use tributary::supervisor::State;
+use tributary::state::State;
 
 use common::*;
 

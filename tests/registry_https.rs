@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tributary::runtime::Runtime;
 use tributary::schema_registry::RegistryError;
-use tributary::supervisor::State;
+use tributary::state::State;
 
 use common::apicurio::Apicurio;
 use common::*;

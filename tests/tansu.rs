@@ -19,7 +19,7 @@ use rdkafka::{ClientConfig, Message};
 use tributary::avro::Decoder;
 use tributary::datagen::FillerPool;
 use tributary::runtime::{Runtime, StartError};
-use tributary::supervisor::State;
+use tributary::state::State;
 
 use common::*;
 

@@ -3,21 +3,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::kafka::{CommitBatch, Delivery, InstanceProducer, Outgoing};
+use super::delivery::{CommitBatch, Delivery, Producer};
+use crate::kafka::Outgoing;
 use crate::offsets::{AckTracker, format};
 
 /// Commits offsets for one connector instance.
 pub struct Committer {
     pub connector: Arc<str>,
     pub topic: String,
-    pub producer: Arc<InstanceProducer>,
+    pub producer: Arc<Producer>,
     pub tracker: Arc<AckTracker>,
     pub commits: metrics::Counter,
     pub failures: metrics::Counter,
 }
 
 impl Committer {
-    pub fn new(connector: Arc<str>, topic: String, producer: Arc<InstanceProducer>, tracker: Arc<AckTracker>) -> Self {
+    pub fn new(connector: Arc<str>, topic: String, producer: Arc<Producer>, tracker: Arc<AckTracker>) -> Self {
         let label = connector.to_string();
         Self {
             commits: metrics::counter!("tributary_offset_commits_total", "connector" => label.clone()),
@@ -48,7 +49,7 @@ impl Committer {
                 timestamp_ms: None,
                 headers: &[],
             };
-            if let Err(e) = self.producer.send(&outgoing, Box::new(Delivery::Commit(batch.clone()))).await {
+            if let Err(e) = self.producer.send(&outgoing, Delivery::Commit(batch.clone())).await {
                 self.failures.increment(1);
                 return Err(e.to_string());
             }

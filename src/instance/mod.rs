@@ -12,6 +12,7 @@
 //!    committed only up to the last record acknowledged in order, so the next run re-delivers.
 
 mod commit;
+mod delivery;
 mod pump;
 
 use std::collections::HashMap;
@@ -24,10 +25,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use self::delivery::{Acks, Producer};
 use crate::api::{ConnectorContext, Emitter, SourceOffset, SourcePartition, StatusHandle, TaskContext, TaskError};
 use crate::avro::{AvroError, Encoder, EncoderOptions, Schemas};
 use crate::config::ConnectorConfig;
-use crate::kafka::{EmbeddedKafka, InstanceProducer};
+use crate::kafka::EmbeddedKafka;
 use crate::offsets::{AckTracker, read_to_end};
 use crate::plugins::Plugins;
 use crate::schema_registry::{RegistryClient, RegistryError};
@@ -113,7 +115,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
     for (key, value) in &entry.producer {
         producer_config.set(key, value.to_string());
     }
-    let producer = Arc::new(InstanceProducer::new(&producer_config, name.clone(), tracker.clone())?);
+    let producer = Arc::new(Producer::new(&producer_config, name.clone(), Acks::new(&name, tracker.clone()))?);
 
     let encoder = Encoder::new(env.registry.clone(), env.schemas.clone(), env.encoder_options);
     for output in &outputs {
@@ -236,7 +238,7 @@ async fn read_offsets(env: &Environment, name: &str) -> Result<HashMap<SourcePar
 }
 
 /// Waits for everything handed to the producer to be acknowledged (or to fail).
-async fn drain(producer: &Arc<InstanceProducer>, name: &str) {
+async fn drain(producer: &Arc<Producer>, name: &str) {
     let producer = producer.clone();
     let flushed = tokio::task::spawn_blocking(move || producer.flush_blocking(DRAIN_TIMEOUT)).await;
     if !matches!(flushed, Ok(Ok(()))) {

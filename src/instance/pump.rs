@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 
+use super::delivery::{Delivery, Producer};
 use crate::api::{Emit, TaskError};
 use crate::avro::{Encoder, Prepared};
-use crate::kafka::{Delivery, InstanceProducer, Outgoing};
+use crate::kafka::Outgoing;
 use crate::offsets::AckTracker;
 
 /// How many emits are taken from the channel at once.
@@ -57,7 +58,7 @@ impl Drop for Counted<'_> {
 pub async fn pump(
     mut rx: mpsc::Receiver<Emit>,
     encoder: Encoder,
-    producer: Arc<InstanceProducer>,
+    producer: Arc<Producer>,
     tracker: Arc<AckTracker>,
     mut paused: watch::Receiver<bool>,
     metrics: PumpMetrics,
@@ -110,8 +111,7 @@ pub async fn pump(
                         timestamp_ms: record.timestamp_ms,
                         headers: &record.headers,
                     };
-                    let delivery = Box::new(Delivery::Record { ticket, sent });
-                    if let Err(e) = producer.send(&outgoing, delivery).await {
+                    if let Err(e) = producer.send(&outgoing, Delivery::Record { ticket, sent }).await {
                         tracker.fail(ticket);
                         return Err(e.into());
                     }

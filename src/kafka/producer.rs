@@ -1,26 +1,26 @@
 //! One connector instance's Kafka producer: pipelined sends, back-pressure on a full queue, and
-//! delivery results routed to the instance's ack tracker.
+//! each record's delivery report handed, with the token it was sent with, to the producer's
+//! [`DeliveryReports`].
 //!
 //! librdkafka is configured for idempotence with `acks=all` and an unbounded delivery timeout
 //! (`message.timeout.ms=0`), as Kafka Connect does with `delivery.timeout.ms=MAX`: transient
 //! errors (a broker down, a leader moving) are retried inside librdkafka, in order, for as long as
 //! it takes, and the queue filling up turns into back-pressure on the task. A delivery that still
-//! fails is permanent: the instance stops with the reason, and its offsets never move past the
-//! failed record.
+//! fails is permanent: it is reported [`Refused`], and the report's receiver decides whether it
+//! stops the producer.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use tokio::sync::{Notify, oneshot, watch};
+use tokio::sync::{Notify, watch};
 
 use crate::api::TaskError;
-use crate::offsets::{AckTracker, Ticket};
 
 /// A produce failure, classified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,63 +79,45 @@ pub fn classify(error: &KafkaError, topic: &str) -> ProduceError {
     }
 }
 
-/// What a delivery report belongs to.
-pub enum Delivery {
-    Record {
-        ticket: Ticket,
-        sent: Instant,
-    },
-    /// One record of an offsets commit.
-    Commit(Arc<CommitBatch>),
+/// Where a producer's delivery reports go. Called on librdkafka's delivery thread, once for every
+/// record sent: it must be quick and must not block.
+pub trait DeliveryReports: Send + Sync + 'static {
+    /// Given to [`InstanceProducer::send`] with a record, and back with the record's report.
+    type Token: Send + Sync;
+
+    /// Kafka acknowledged the record sent with `token` (`Ok`), or refused it for good. An error
+    /// returned fails the producer: every later send returns it, and
+    /// [`InstanceProducer::failed`] resolves with it.
+    fn delivered(&self, token: Self::Token, outcome: Result<(), Refused<'_>>) -> Result<(), ProduceError>;
 }
 
-/// Records still unacknowledged, the first error, and who to tell when all are in.
-type BatchState = (usize, Option<String>, Option<oneshot::Sender<Result<(), String>>>);
-
-/// Waits for the records of one offsets commit.
-pub struct CommitBatch {
-    state: Mutex<BatchState>,
+/// Kafka refused a record for good.
+pub struct Refused<'a> {
+    pub error: &'a KafkaError,
+    /// The record's topic.
+    pub topic: &'a str,
 }
 
-impl CommitBatch {
-    pub fn new(records: usize) -> (Arc<Self>, oneshot::Receiver<Result<(), String>>) {
-        let (tx, rx) = oneshot::channel();
-        let batch = Arc::new(Self { state: Mutex::new((records, None, Some(tx))) });
-        if records == 0 {
-            batch.done(None);
-        }
-        (batch, rx)
-    }
-
-    fn done(&self, error: Option<String>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.0 = state.0.saturating_sub(1);
-        if state.1.is_none() {
-            state.1 = error;
-        }
-        if state.0 == 0
-            && let Some(tx) = state.2.take()
-        {
-            let _ = tx.send(state.1.take().map_or(Ok(()), Err));
-        }
+impl Refused<'_> {
+    /// The refusal as a produce failure: fatal or retriable.
+    pub fn classify(&self) -> ProduceError {
+        classify(self.error, self.topic)
     }
 }
 
 /// State shared between the sending side and librdkafka's callback thread.
-pub struct DeliveryContext {
-    tracker: Arc<AckTracker>,
+pub struct DeliveryContext<R> {
+    reports: R,
     failure: watch::Sender<Option<ProduceError>>,
     /// Set once `failure` holds an error: checked before every send, without taking its lock.
     failed: AtomicBool,
     delivered: Notify,
     connector: Arc<str>,
-    ack_latency: metrics::Histogram,
-    produce_errors: metrics::Counter,
     /// Where OAUTHBEARER tokens come from, when the config names a source.
     tokens: Option<Arc<super::oauthbearer::TokenSource>>,
 }
 
-impl DeliveryContext {
+impl<R> DeliveryContext<R> {
     fn fail(&self, error: ProduceError) {
         self.failure.send_if_modified(|failure| {
             if failure.is_some() {
@@ -150,7 +132,7 @@ impl DeliveryContext {
     }
 }
 
-impl ClientContext for DeliveryContext {
+impl<R: DeliveryReports> ClientContext for DeliveryContext<R> {
     const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
 
     fn generate_oauth_token(
@@ -173,24 +155,16 @@ impl ClientContext for DeliveryContext {
     }
 }
 
-impl ProducerContext for DeliveryContext {
-    type DeliveryOpaque = Box<Delivery>;
+impl<R: DeliveryReports> ProducerContext for DeliveryContext<R> {
+    type DeliveryOpaque = Box<R::Token>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Box<Delivery>) {
-        match *opaque {
-            Delivery::Record { ticket, sent } => match result {
-                Ok(_) => {
-                    self.tracker.ack(ticket);
-                    self.ack_latency.record(sent.elapsed().as_secs_f64());
-                }
-                Err((error, message)) => {
-                    self.tracker.fail(ticket);
-                    let topic = rdkafka::Message::topic(message).to_owned();
-                    self.produce_errors.increment(1);
-                    self.fail(classify(error, &topic));
-                }
-            },
-            Delivery::Commit(batch) => batch.done(result.as_ref().err().map(|(e, _)| e.to_string())),
+    fn delivery(&self, result: &DeliveryResult<'_>, token: Box<R::Token>) {
+        let outcome = match result {
+            Ok(_) => Ok(()),
+            Err((error, message)) => Err(Refused { error, topic: rdkafka::Message::topic(message) }),
+        };
+        if let Err(failure) = self.reports.delivered(*token, outcome) {
+            self.fail(failure);
         }
         self.delivered.notify_one();
     }
@@ -205,9 +179,10 @@ pub struct Outgoing<'a> {
     pub headers: &'a [(String, Vec<u8>)],
 }
 
-/// The producer of one connector instance: its records and its offset commits.
-pub struct InstanceProducer {
-    producer: ThreadedProducer<DeliveryContext>,
+/// The producer of one connector instance: sends its records (and its offset commits), and hands
+/// each delivery report to `R`.
+pub struct InstanceProducer<R: DeliveryReports> {
+    producer: ThreadedProducer<DeliveryContext<R>>,
 }
 
 /// The defaults every producer starts from, before `kafka.producer` and per-connector overrides.
@@ -225,17 +200,14 @@ pub fn default_properties(bootstrap: &str, connector: &str) -> ClientConfig {
     config
 }
 
-impl InstanceProducer {
-    pub fn new(config: &ClientConfig, connector: Arc<str>, tracker: Arc<AckTracker>) -> Result<Self, ProduceError> {
-        let label = connector.to_string();
+impl<R: DeliveryReports> InstanceProducer<R> {
+    pub fn new(config: &ClientConfig, connector: Arc<str>, reports: R) -> Result<Self, ProduceError> {
         let (config, tokens) = super::oauthbearer::split(config).map_err(ProduceError::Fatal)?;
         let context = DeliveryContext {
-            tracker,
+            reports,
             failure: watch::Sender::new(None),
             failed: AtomicBool::new(false),
             delivered: Notify::new(),
-            ack_latency: metrics::histogram!("tributary_ack_latency_seconds", "connector" => label.clone()),
-            produce_errors: metrics::counter!("tributary_produce_errors_total", "connector" => label),
             connector,
             tokens,
         };
@@ -270,17 +242,17 @@ impl InstanceProducer {
     }
 
     /// Hands one record to librdkafka without waiting for its delivery. Waits (back-pressure)
-    /// while librdkafka's queue is full. The delivery report goes to `delivery`.
-    pub async fn send(&self, record: &Outgoing<'_>, delivery: Box<Delivery>) -> Result<(), ProduceError> {
-        let mut delivery = Some(delivery);
+    /// while librdkafka's queue is full. The delivery report comes back with `token`.
+    pub async fn send(&self, record: &Outgoing<'_>, token: R::Token) -> Result<(), ProduceError> {
+        let mut token = Some(Box::new(token));
         loop {
             if let Some(failure) = self.failure() {
                 return Err(failure);
             }
-            let Some(opaque) = delivery.take() else {
+            let Some(opaque) = token.take() else {
                 return Err(ProduceError::Retriable("delivery token lost".into()));
             };
-            let mut base: BaseRecord<'_, [u8], [u8], Box<Delivery>> = BaseRecord::with_opaque_to(record.topic, opaque);
+            let mut base: BaseRecord<'_, [u8], [u8], Box<R::Token>> = BaseRecord::with_opaque_to(record.topic, opaque);
             if let Some(key) = record.key {
                 base = base.key(key);
             }
@@ -300,7 +272,7 @@ impl InstanceProducer {
             match self.producer.send(base) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    delivery = Some(back.delivery_opaque);
+                    token = Some(back.delivery_opaque);
                     let notified = self.producer.context().delivered.notified();
                     let _ = tokio::time::timeout(Duration::from_millis(20), notified).await;
                 }

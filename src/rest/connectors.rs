@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 use super::AppState;
 use super::error::ApiError;
 use crate::config::Scrubber;
-use crate::supervisor::{Snapshot, State as ConnectorStateKind};
+use crate::state::State as ConnectorStateKind;
+use crate::supervisor::Snapshot;
 
 /// Query parameters given as `?a=1&a=2&b=3`, in order. Values are percent-decoded.
 pub(super) fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {

@@ -10,7 +10,8 @@ use super::AppState;
 use super::error::ApiError;
 use crate::api::Health;
 use crate::reload::ReloadError;
-use crate::supervisor::{Snapshot, State as ConnectorState};
+use crate::state::State as ConnectorState;
+use crate::supervisor::Snapshot;
 use crate::telemetry;
 
 /// `GET /health`: 200 while the process can answer. Needs no token.
