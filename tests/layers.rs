@@ -384,3 +384,18 @@ fn the_parser_sees_trees_and_inline_paths() {
         ["crate::a::B", "crate::c::d", "crate::c::e::F", "super::h::i"].into_iter().map(String::from).collect();
     assert_eq!(paths, expected);
 }
+
+#[test]
+fn circles_are_found_and_trees_are_not() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut g: BTreeMap<PathBuf, BTreeSet<PathBuf>> = BTreeMap::new();
+        for (from, to) in edges {
+            g.entry(PathBuf::from(from)).or_default().insert(PathBuf::from(to));
+            g.entry(PathBuf::from(to)).or_default();
+        }
+        g
+    };
+    assert!(circles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
+    let found = circles(&graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]));
+    assert_eq!(found, vec![vec![PathBuf::from("a"), PathBuf::from("b"), PathBuf::from("c")]]);
+}
