@@ -2,8 +2,6 @@
 //! acknowledged (and so none committed) past a record Kafka does not hold, and after recovery
 //! every record is in Kafka, once, and the final offset is committed.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +14,12 @@ use tributary::kafka::EmbeddedKafka;
 use tributary::runtime::{Runtime, client_config};
 use tributary::schema_registry::EmbeddedRegistry;
 use tributary::supervisor::{State, Supervisor};
-
-use common::*;
+use tributary_test_support::datagen::*;
+use tributary_test_support::registry::*;
+use tributary_test_support::runtime::*;
+use tributary_test_support::topics::*;
+use tributary_test_support::wait::*;
+use tributary_test_support::workspace;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -122,7 +124,7 @@ async fn offsets_stop_at_the_first_record_kafka_does_not_hold() {
         offsets_topic: "tributary-offsets".into(),
         flush_interval: Duration::from_millis(200),
         registry: registry(&registry_url),
-        schemas: Arc::new(Schemas::load_dir(repo().join("schemas")).expect("schemas")),
+        schemas: Arc::new(Schemas::load_dir(workspace().join("schemas")).expect("schemas")),
         encoder_options: EncoderOptions::default(),
         embedded: Some(kafka.clone()),
         embedded_partitions: 3,

@@ -3,12 +3,14 @@
 //! Kafka, and the last record of every conversation is its final state. The simulator's ground
 //! truth is the judge.
 
-mod genesys_support;
-
 use std::time::Duration;
 
 use genesys_cloud_sim::{EndpointClass, Fault, Target};
-use genesys_support::*;
+use tributary_test_support::clock::now_ms;
+use tributary_test_support::pipeline::*;
+use tributary_test_support::simulator::sim_config;
+use tributary_test_support::truth::*;
+use tributary_test_support::wait::bounded;
 
 const LIMIT: Duration = Duration::from_secs(240);
 

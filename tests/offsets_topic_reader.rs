@@ -3,8 +3,6 @@
 //! written transactionally (Connect's exactly-once source support ends it with a commit marker,
 //! which is an offset no consumer ever receives) still reads to its end at once.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::DefaultProducerContext;

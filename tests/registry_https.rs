@@ -4,17 +4,17 @@
 //! `SchemaRegistryClient` and `AvroDeserializer` read them back over https, and a registry whose
 //! CA is not trusted is refused with the cause and the fix.
 
-mod common;
-
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use tributary::runtime::Runtime;
 use tributary::schema_registry::RegistryError;
 use tributary::supervisor::State;
-
-use common::apicurio::Apicurio;
-use common::*;
+use tributary_test_support::apicurio::Apicurio;
+use tributary_test_support::datagen::*;
+use tributary_test_support::python::*;
+use tributary_test_support::runtime::*;
+use tributary_test_support::wait::*;
 
 const WAIT: Duration = Duration::from_secs(60);
 

@@ -93,22 +93,17 @@ impl Broker {
         format!("127.0.0.1:{}", self.ports.plain)
     }
 
-    /// `127.0.0.1:PORT` of the SSL listener (server certificate only).
-    pub fn ssl_bootstrap(&self) -> String {
+    /// `127.0.0.1:PORT` of a TLS listener: `ssl` (server certificate only), `sasl_ssl`, or `mtls`
+    /// (SSL requiring a client certificate).
+    pub fn secured_bootstrap(&self, listener: &str) -> String {
         self.secured();
-        format!("127.0.0.1:{}", self.ports.ssl)
-    }
-
-    /// `127.0.0.1:PORT` of the SASL_SSL listener.
-    pub fn sasl_ssl_bootstrap(&self) -> String {
-        self.secured();
-        format!("127.0.0.1:{}", self.ports.sasl_ssl)
-    }
-
-    /// `127.0.0.1:PORT` of the SSL listener that requires a client certificate.
-    pub fn mtls_bootstrap(&self) -> String {
-        self.secured();
-        format!("127.0.0.1:{}", self.ports.mtls)
+        let port = match listener {
+            "ssl" => self.ports.ssl,
+            "sasl_ssl" => self.ports.sasl_ssl,
+            "mtls" => self.ports.mtls,
+            other => panic!("no listener `{other}`: ssl, sasl_ssl or mtls"),
+        };
+        format!("127.0.0.1:{port}")
     }
 
     /// The folder of `scripts/test-certs.sh`: `ca.crt`, `server.crt`/`.key`, `client.crt`/`.key`,

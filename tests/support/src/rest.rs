@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -189,9 +189,12 @@ pub fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64>
     })
 }
 
-/// `GET url` as JSON; `null` when the request fails or the body is not JSON.
+/// `GET url` as JSON (30 s at most); `null` when the request fails or the body is not JSON.
 pub async fn get_json(url: &str) -> Value {
-    match reqwest::get(url).await {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    let client = CLIENT
+        .get_or_init(|| reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client"));
+    match client.get(url).send().await {
         Ok(response) => response.json().await.unwrap_or(Value::Null),
         Err(_) => Value::Null,
     }

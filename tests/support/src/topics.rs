@@ -13,14 +13,34 @@ use tributary::api::{SourceOffset, SourcePartition};
 use tributary::avro::Decoder;
 use tributary::kafka::ErrorWatch;
 
-/// A consumer for manual assignment: no group joins, nothing committed.
-pub fn consumer(bootstrap: &str) -> BaseConsumer<ErrorWatch> {
-    consumer_with(ClientConfig::new().set("bootstrap.servers", bootstrap).clone())
+/// Where a test's consumer connects: a PLAINTEXT bootstrap address (`&str`, `&String`), or a
+/// client config with the bootstrap and, e.g., security properties (OAUTHBEARER tokens then come
+/// from the runtime's token sources, as its own consumers get them).
+pub trait ClientBase {
+    fn client_config(self) -> ClientConfig;
 }
 
-/// [`consumer`] over `base` (bootstrap and, e.g., security properties; OAUTHBEARER tokens come
-/// from the runtime's token sources, as its own consumers get them).
-pub fn consumer_with(mut base: ClientConfig) -> BaseConsumer<ErrorWatch> {
+impl ClientBase for &str {
+    fn client_config(self) -> ClientConfig {
+        ClientConfig::new().set("bootstrap.servers", self).clone()
+    }
+}
+
+impl ClientBase for &String {
+    fn client_config(self) -> ClientConfig {
+        self.as_str().client_config()
+    }
+}
+
+impl ClientBase for ClientConfig {
+    fn client_config(self) -> ClientConfig {
+        self
+    }
+}
+
+/// A consumer for manual assignment: no group joins, nothing committed.
+pub fn consumer(client: impl ClientBase) -> BaseConsumer<ErrorWatch> {
+    let mut base = client.client_config();
     base.set("group.id", "tributary-tests")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
@@ -36,30 +56,18 @@ pub fn consumer_with(mut base: ClientConfig) -> BaseConsumer<ErrorWatch> {
 /// records read so far suffice, then for another `linger` to catch anything extra. Panics after
 /// `timeout`.
 pub async fn consume(
-    bootstrap: &str,
+    client: impl ClientBase,
     topic: &str,
     partitions: Option<Vec<i32>>,
     enough: impl Fn(&[OwnedMessage]) -> bool + Send + 'static,
     linger: Duration,
     timeout: Duration,
 ) -> Vec<OwnedMessage> {
-    let base = ClientConfig::new().set("bootstrap.servers", bootstrap).clone();
-    consume_with(base, topic, partitions, enough, linger, timeout).await
-}
-
-/// [`consume`] with a consumer made from `base`.
-pub async fn consume_with(
-    base: ClientConfig,
-    topic: &str,
-    partitions: Option<Vec<i32>>,
-    enough: impl Fn(&[OwnedMessage]) -> bool + Send + 'static,
-    linger: Duration,
-    timeout: Duration,
-) -> Vec<OwnedMessage> {
+    let base = client.client_config();
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + timeout;
-        let consumer = consumer_with(base);
+        let consumer = consumer(base);
         let ids = match partitions {
             Some(ids) => ids,
             // The topic may not exist yet: connectors create theirs as they start.
