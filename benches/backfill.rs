@@ -23,8 +23,7 @@ use tributary::api::{
     StatusHandle, TaskContext,
 };
 use tributary_genesys::GenesysCloud;
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::simulator::requests;
+use tributary_test_support::{clock::now_ms, simulator::requests};
 
 struct Options {
     budget: u32,

@@ -44,10 +44,12 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::json;
 
-use tributary_test_support::broker::{Broker, Listeners};
-use tributary_test_support::procfs::{clock_ticks_per_second, cpu_seconds, parse_stat, status_kib};
-use tributary_test_support::services::{free_port, spawn_kept, tail, terminate};
-use tributary_test_support::workspace;
+use tributary_test_support::{
+    broker::{Broker, Listeners},
+    procfs::{clock_ticks_per_second, cpu_seconds, parse_stat, status_kib},
+    services::{free_port, spawn_kept, tail, terminate},
+    workspace,
+};
 
 /// Connect's test source closest to datagen: typed records (a `Struct` with a schema).
 const CONNECT_CLASS: &str = "org.apache.kafka.connect.tools.SchemaSourceConnector";

@@ -32,11 +32,13 @@ use tributary::api::{
 };
 use tributary::runtime::Runtime;
 use tributary_genesys::{GenesysCloud, GenesysConfig};
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::genesys::genesys_plugins;
-use tributary_test_support::procfs::{clock_ticks_per_second, parse_stat, status_kib};
-use tributary_test_support::runtime::config;
-use tributary_test_support::wait;
+use tributary_test_support::{
+    clock::now_ms,
+    genesys::genesys_plugins,
+    procfs::{clock_ticks_per_second, parse_stat, status_kib},
+    runtime::config,
+    wait,
+};
 
 /// The whole run is bounded: a hung trial must not keep the machine busy.
 const HARD_LIMIT: Duration = Duration::from_secs(20 * 60);

@@ -35,9 +35,11 @@ use tributary::instance::{self, Control, LiveView};
 use tributary::kafka::EmbeddedKafka;
 use tributary::offsets::AckTracker;
 use tributary::runtime::Runtime;
-use tributary_test_support::datagen::datagen_plugins;
-use tributary_test_support::procfs::{self, status_kib};
-use tributary_test_support::runtime::config;
+use tributary_test_support::{
+    datagen::datagen_plugins,
+    procfs::{self, status_kib},
+    runtime::config,
+};
 
 /// The binary's allocator, for both sides (it is process-wide).
 #[global_allocator]

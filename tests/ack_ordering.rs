@@ -14,12 +14,7 @@ use tributary::kafka::EmbeddedKafka;
 use tributary::runtime::{Runtime, client_config};
 use tributary::schema_registry::EmbeddedRegistry;
 use tributary::supervisor::{State, Supervisor};
-use tributary_test_support::datagen::*;
-use tributary_test_support::registry::*;
-use tributary_test_support::runtime::*;
-use tributary_test_support::topics::*;
-use tributary_test_support::wait::*;
-use tributary_test_support::workspace;
+use tributary_test_support::{datagen::*, registry::*, runtime::*, topics::*, wait::*, workspace};
 
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tributary::datagen::FillerPool;
-use tributary_test_support::cli::*;
-use tributary_test_support::datagen::*;
+use tributary_test_support::{cli::*, datagen::*};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 

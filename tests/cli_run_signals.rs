@@ -2,6 +2,7 @@
 //! committed, exit code 0, within a bounded time.
 
 use std::time::Duration;
+
 use tributary_test_support::cli::*;
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");

@@ -8,12 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use tributary::kafka::EmbeddedKafka;
 use tributary::schema_registry::EmbeddedRegistry;
-use tributary_test_support::cli::*;
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::genesys::*;
-use tributary_test_support::pipeline::*;
-use tributary_test_support::wait::bounded;
-use tributary_test_support::workspace;
+use tributary_test_support::{cli::*, clock::now_ms, genesys::*, pipeline::*, wait::bounded, workspace};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 

@@ -3,9 +3,8 @@
 
 use std::path::Path;
 use std::time::Duration;
-use tributary_test_support::cli::*;
-use tributary_test_support::workspace;
-use tributary_test_support::write_file;
+
+use tributary_test_support::{cli::*, workspace, write_file};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 

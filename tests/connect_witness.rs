@@ -16,17 +16,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tributary::runtime::Runtime;
-use tributary_test_support::broker::{Broker, Listeners};
-use tributary_test_support::cli::*;
-use tributary_test_support::connect::ConnectWorker;
-use tributary_test_support::datagen::*;
-use tributary_test_support::runtime::*;
-use tributary_test_support::topics::*;
-use tributary_test_support::wait::*;
-use tributary_test_support::workspace;
+use tributary_test_support::{
+    broker::{Broker, Listeners},
+    cli::*,
+    connect::ConnectWorker,
+    datagen::*,
+    runtime::*,
+    topics::*,
+    wait::*,
+    workspace, write_file,
+};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
-use tributary_test_support::write_file;
 
 const WAIT: Duration = Duration::from_secs(60);
 const OFFSETS: &str = "witness-offsets";

@@ -8,11 +8,7 @@ use tributary::avro::{Decoder, Schemas};
 use tributary::datagen::{FillerPool, SCHEMA};
 use tributary::runtime::Runtime;
 use tributary::supervisor::State;
-use tributary_test_support::datagen::*;
-use tributary_test_support::registry::*;
-use tributary_test_support::runtime::*;
-use tributary_test_support::topics::*;
-use tributary_test_support::workspace;
+use tributary_test_support::{datagen::*, registry::*, runtime::*, topics::*, workspace};
 
 const SEED: u64 = 42;
 const RECORD_BYTES: usize = 300;

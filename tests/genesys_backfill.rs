@@ -6,11 +6,7 @@
 use std::time::Duration;
 
 use genesys_cloud_sim::{EndpointClass, Fault, Target};
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::pipeline::*;
-use tributary_test_support::simulator::sim_config;
-use tributary_test_support::truth::*;
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{clock::now_ms, pipeline::*, simulator::sim_config, truth::*, wait::bounded};
 
 const LIMIT: Duration = Duration::from_secs(240);
 

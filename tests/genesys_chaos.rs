@@ -9,11 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_cloud_sim::FaultKind;
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::pipeline::*;
-use tributary_test_support::simulator::sim_config;
-use tributary_test_support::truth::*;
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{clock::now_ms, pipeline::*, simulator::sim_config, truth::*, wait::bounded};
 
 /// Protocol seconds per real second: a 24 h day in 180 s.
 const TIME_SCALE: f64 = 480.0;

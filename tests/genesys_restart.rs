@@ -10,15 +10,10 @@ use genesys_cloud_sim::{Simulator, VerifyOptions, verify};
 use serde_json::Value;
 use tributary::kafka::EmbeddedKafka;
 use tributary::schema_registry::EmbeddedRegistry;
-use tributary_test_support::cli::*;
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::genesys::*;
-use tributary_test_support::pipeline::*;
-use tributary_test_support::rest::connector_status;
-use tributary_test_support::simulator::sim_config;
-use tributary_test_support::truth::*;
-use tributary_test_support::wait::bounded;
-use tributary_test_support::workspace;
+use tributary_test_support::{
+    cli::*, clock::now_ms, genesys::*, pipeline::*, rest::connector_status, simulator::sim_config, truth::*,
+    wait::bounded, workspace,
+};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 

@@ -19,17 +19,10 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
 use tributary::kafka::EmbeddedKafka;
 use tributary::schema_registry::EmbeddedRegistry;
-use tributary_test_support::cli::*;
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::genesys::*;
-use tributary_test_support::pipeline::*;
-use tributary_test_support::procfs::status_kib;
-use tributary_test_support::registry::*;
-use tributary_test_support::rest::connector_status;
-use tributary_test_support::simulator::sim_config;
-use tributary_test_support::topics::*;
-use tributary_test_support::truth::*;
-use tributary_test_support::workspace;
+use tributary_test_support::{
+    cli::*, clock::now_ms, genesys::*, pipeline::*, procfs::status_kib, registry::*, rest::connector_status,
+    simulator::sim_config, topics::*, truth::*, workspace,
+};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 

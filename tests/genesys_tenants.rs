@@ -9,14 +9,16 @@ use genesys_cloud_sim::{Fault, Simulator, VerifyOptions, verify};
 use serde_json::{Value, json};
 use tributary::reload::ConfigSource;
 use tributary::runtime::{Runtime, StartOptions};
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::genesys::*;
-use tributary_test_support::rest::{get_json, wait_json};
-use tributary_test_support::runtime::{NoEnv, fast_backoff};
-use tributary_test_support::simulator::sim_config;
-use tributary_test_support::truth::*;
-use tributary_test_support::wait::bounded;
-use tributary_test_support::workspace;
+use tributary_test_support::{
+    clock::now_ms,
+    genesys::*,
+    rest::{get_json, wait_json},
+    runtime::{NoEnv, fast_backoff},
+    simulator::sim_config,
+    truth::*,
+    wait::bounded,
+    workspace,
+};
 
 fn entry(name: &str, sim: &genesys_cloud_sim::SimHandle, secret: &str) -> Value {
     let mut e = connector_entry(sim);

@@ -16,16 +16,9 @@ use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
 use tributary::schema_registry::{EmbeddedRegistry, EmbeddedRegistryConfig};
 use tributary::supervisor::State;
-use tributary_test_support::broker::Broker;
-use tributary_test_support::cli::*;
-use tributary_test_support::datagen::*;
-use tributary_test_support::python::*;
-use tributary_test_support::registry::*;
-use tributary_test_support::runtime::*;
-use tributary_test_support::topics::*;
-use tributary_test_support::wait::*;
-use tributary_test_support::workspace;
-use tributary_test_support::write_file;
+use tributary_test_support::{
+    broker::Broker, cli::*, datagen::*, python::*, registry::*, runtime::*, topics::*, wait::*, workspace, write_file,
+};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 

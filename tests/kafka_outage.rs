@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
 use tributary::supervisor::State;
-use tributary_test_support::broker::{Broker, Listeners};
-use tributary_test_support::datagen::*;
-use tributary_test_support::registry::*;
-use tributary_test_support::runtime::*;
-use tributary_test_support::topics::*;
-use tributary_test_support::wait::*;
+use tributary_test_support::{
+    broker::{Broker, Listeners},
+    datagen::*,
+    registry::*,
+    runtime::*,
+    topics::*,
+    wait::*,
+};
 
 const WAIT: Duration = Duration::from_secs(90);
 /// librdkafka's queue bound for this test's producer.

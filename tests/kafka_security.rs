@@ -13,16 +13,17 @@ use tributary::avro::Decoder;
 use tributary::config::{Properties, PropertyValue};
 use tributary::runtime::Runtime;
 use tributary::supervisor::State;
-use tributary_test_support::broker::{Broker, PLAIN_USER, SCRAM_USER};
-use tributary_test_support::cli::*;
-use tributary_test_support::datagen::*;
-use tributary_test_support::registry::*;
-use tributary_test_support::runtime::*;
-use tributary_test_support::token_endpoint::{TokenEndpoint, unsecured_jwt};
-use tributary_test_support::topics::*;
-use tributary_test_support::wait::*;
-use tributary_test_support::workspace;
-use tributary_test_support::write_file;
+use tributary_test_support::{
+    broker::{Broker, PLAIN_USER, SCRAM_USER},
+    cli::*,
+    datagen::*,
+    registry::*,
+    runtime::*,
+    token_endpoint::{TokenEndpoint, unsecured_jwt},
+    topics::*,
+    wait::*,
+    workspace, write_file,
+};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 

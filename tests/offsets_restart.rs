@@ -8,11 +8,7 @@ use rdkafka::Message;
 use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
 use tributary::supervisor::State;
-use tributary_test_support::datagen::*;
-use tributary_test_support::registry::*;
-use tributary_test_support::runtime::*;
-use tributary_test_support::topics::*;
-use tributary_test_support::wait::*;
+use tributary_test_support::{datagen::*, registry::*, runtime::*, topics::*, wait::*};
 
 const WAIT: Duration = Duration::from_secs(30);
 

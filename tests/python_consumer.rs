@@ -9,10 +9,7 @@ use std::time::Duration;
 
 use tributary::runtime::Runtime;
 use tributary::supervisor::State;
-use tributary_test_support::datagen::*;
-use tributary_test_support::python::*;
-use tributary_test_support::registry::*;
-use tributary_test_support::runtime::*;
+use tributary_test_support::{datagen::*, python::*, registry::*, runtime::*};
 
 const SEED: u64 = 99;
 const COUNT: i64 = 200;

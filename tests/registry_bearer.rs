@@ -11,10 +11,7 @@ use tributary::schema_registry::{
     BearerAuth, EmbeddedRegistry, EmbeddedRegistryConfig, EmbeddedRegistryHandle, RegistryClient, RegistryConfig,
     RegistryError, RetryPolicy, Secret,
 };
-use tributary_test_support::cli::*;
-use tributary_test_support::token_endpoint::TokenEndpoint;
-use tributary_test_support::workspace;
-use tributary_test_support::write_file;
+use tributary_test_support::{cli::*, token_endpoint::TokenEndpoint, workspace, write_file};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 

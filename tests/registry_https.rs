@@ -10,11 +10,7 @@ use std::time::Duration;
 use tributary::runtime::Runtime;
 use tributary::schema_registry::RegistryError;
 use tributary::supervisor::State;
-use tributary_test_support::apicurio::Apicurio;
-use tributary_test_support::datagen::*;
-use tributary_test_support::python::*;
-use tributary_test_support::runtime::*;
-use tributary_test_support::wait::*;
+use tributary_test_support::{apicurio::Apicurio, datagen::*, python::*, runtime::*, wait::*};
 
 const WAIT: Duration = Duration::from_secs(60);
 

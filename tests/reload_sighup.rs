@@ -5,9 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
-use tributary_test_support::cli::RunningCli;
-use tributary_test_support::rest::{get_json, wait_json};
-use tributary_test_support::workspace;
+use tributary_test_support::{
+    cli::RunningCli,
+    rest::{get_json, wait_json},
+    workspace,
+};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tributary_test_support::rest::*;
-use tributary_test_support::wait::wait_for;
+use tributary_test_support::{rest::*, wait::wait_for};
 
 fn names(body: &Value) -> Vec<String> {
     body.as_array().expect("a list").iter().map(|v| v.as_str().expect("a name").to_owned()).collect()

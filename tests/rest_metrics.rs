@@ -4,8 +4,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tributary_test_support::rest::*;
-use tributary_test_support::wait::wait_for;
+use tributary_test_support::{rest::*, wait::wait_for};
 
 async fn ready(h: &Harness) -> (StatusCode, Value) {
     h.get("/ready").await

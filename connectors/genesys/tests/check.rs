@@ -9,9 +9,11 @@ use serde_json::{Value, json};
 use tributary_connector_api::{Check, DynConnector, Outcome};
 use tributary_genesys::GenesysCloud;
 use tributary_genesys::check::names;
-use tributary_test_support::genesys::connector_config;
-use tributary_test_support::simulator::{sim_config, start_sim};
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{
+    genesys::connector_config,
+    simulator::{sim_config, start_sim},
+    wait::bounded,
+};
 
 const LIMIT: Duration = Duration::from_secs(90);
 

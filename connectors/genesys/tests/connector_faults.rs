@@ -7,10 +7,12 @@ use std::time::Duration;
 use genesys_cloud_sim::{BadFrameKind, EndpointClass, Fault, Target};
 use serde_json::json;
 use tributary_connector_api::{Health, TaskError};
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::connector_task::*;
-use tributary_test_support::simulator::{sim_config, start_sim};
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{
+    clock::now_ms,
+    connector_task::*,
+    simulator::{sim_config, start_sim},
+    wait::bounded,
+};
 
 const LIMIT: Duration = Duration::from_secs(120);
 

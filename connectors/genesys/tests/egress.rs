@@ -13,12 +13,14 @@ use tributary_genesys::GenesysCloud;
 use tributary_genesys::check::names;
 use tributary_genesys::net::{Egress, ProxyUrl};
 use tributary_genesys::socket::{self, OpenError, SocketSettings};
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::connector_task::Harness;
-use tributary_test_support::genesys::connector_config;
-use tributary_test_support::proxy::{Mode, TestProxy};
-use tributary_test_support::simulator::{sim_config, start_sim};
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{
+    clock::now_ms,
+    connector_task::Harness,
+    genesys::connector_config,
+    proxy::{Mode, TestProxy},
+    simulator::{sim_config, start_sim},
+    wait::bounded,
+};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const HIDDEN_HOST: &str = "genesys.invalid";

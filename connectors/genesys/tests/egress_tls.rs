@@ -27,8 +27,10 @@ use tributary_genesys::auth::{AuthConfig, AuthError, TokenSource};
 use tributary_genesys::net::{Egress, ProxyUrl};
 use tributary_genesys::rest::Backoff;
 use tributary_genesys::socket::{self, SocketSettings};
-use tributary_test_support::proxy::{Mode, TestProxy};
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{
+    proxy::{Mode, TestProxy},
+    wait::bounded,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const HOST: &str = "genesys.invalid";

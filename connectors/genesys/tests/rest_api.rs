@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use genesys_cloud_sim::SimConfig;
 use tributary_genesys::api::{ChannelScope, DetailsQuery, JobQuery, JobState, TopicState};
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::genesys_api::*;
-use tributary_test_support::simulator::*;
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{clock::now_ms, genesys_api::*, simulator::*, wait::bounded};
 
 #[tokio::test]
 async fn channels_and_subscriptions() {

@@ -9,9 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tributary_connector_api::Secret;
 use tributary_genesys::auth::{AuthError, TokenSource};
 use tributary_genesys::rest::{ErrorClass, RestClient, RestError};
-use tributary_test_support::genesys_api::*;
-use tributary_test_support::simulator::*;
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{genesys_api::*, simulator::*, wait::bounded};
 
 /// A 300 s token lifetime (the shortest Genesys allows) at time scale 100: 3 s real.
 fn short_lived(time_scale: f64) -> genesys_cloud_sim::SimConfig {

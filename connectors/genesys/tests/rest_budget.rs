@@ -6,9 +6,7 @@ use std::time::Duration;
 use reqwest::Method;
 use tokio::time::Instant;
 use tributary_genesys::rest::Request;
-use tributary_test_support::genesys_api::*;
-use tributary_test_support::simulator::*;
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{genesys_api::*, simulator::*, wait::bounded};
 
 #[tokio::test]
 async fn n_requests_at_r_per_minute_take_n_over_r_minutes() {

@@ -6,9 +6,7 @@ use genesys_cloud_sim::{EndpointClass, Fault};
 use reqwest::Method;
 use tokio::time::Instant;
 use tributary_genesys::rest::{ErrorClass, Request, RestError};
-use tributary_test_support::genesys_api::*;
-use tributary_test_support::simulator::*;
-use tributary_test_support::wait::bounded;
+use tributary_test_support::{genesys_api::*, simulator::*, wait::bounded};
 
 #[tokio::test]
 async fn rate_limit_burst_is_waited_out_for_the_whole_tenant() {

@@ -5,8 +5,7 @@ use std::time::Duration;
 use genesys_cloud_sim::{Fault, Target};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tributary_test_support::sim_client::*;
-use tributary_test_support::simulator::*;
+use tributary_test_support::{sim_client::*, simulator::*};
 
 async fn head(sim: &genesys_cloud_sim::SimHandle, tok: &str, id: &str) -> u16 {
     let url = format!("{}/api/v2/notifications/channels/{id}", sim.api_base_url());

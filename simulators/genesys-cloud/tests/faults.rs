@@ -6,9 +6,7 @@ use std::time::Duration;
 use genesys_cloud_sim::{ClientConfig, FaultKind, SimConfig, SimHandle};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::sim_client::*;
-use tributary_test_support::simulator::*;
+use tributary_test_support::{clock::now_ms, sim_client::*, simulator::*};
 
 const SCALE: f64 = 60.0;
 /// How late a fault may become visible to a client (scheduling + network + polling).

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
-use tributary_test_support::sim_client::*;
-use tributary_test_support::simulator::*;
+use tributary_test_support::{sim_client::*, simulator::*};
 
 /// Scale 100: heartbeat every 300 ms, idle cut-off after 1.2 s (120 s protocol).
 fn cfg() -> genesys_cloud_sim::SimConfig {

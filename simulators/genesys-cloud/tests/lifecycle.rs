@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use genesys_cloud_sim::{DurationRange, ObservedRecord, RecordSource, VerifyOptions, verify};
 use serde_json::Value;
-use tributary_test_support::sim_client::*;
-use tributary_test_support::simulator::*;
+use tributary_test_support::{sim_client::*, simulator::*};
 
 fn parse_ms(s: &str) -> i64 {
     genesys_cloud_sim::models::parse_iso_ms(s).expect("ISO timestamp")

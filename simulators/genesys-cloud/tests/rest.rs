@@ -7,9 +7,7 @@ use std::time::Duration;
 use genesys_cloud_sim::{ClientConfig, DurationRange, models::iso_ms};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tributary_test_support::clock::now_ms;
-use tributary_test_support::sim_client::*;
-use tributary_test_support::simulator::*;
+use tributary_test_support::{clock::now_ms, sim_client::*, simulator::*};
 
 const QUERY: &str = "/api/v2/analytics/conversations/details/query";
 

@@ -11,9 +11,11 @@ use std::time::Duration;
 use genesys_cloud_sim::{DurationRange, Fault, Target};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tributary_test_support::python::{python_or_skip, run_script};
-use tributary_test_support::sim_client::*;
-use tributary_test_support::simulator::*;
+use tributary_test_support::{
+    python::{python_or_skip, run_script},
+    sim_client::*,
+    simulator::*,
+};
 
 struct Samples(Vec<Value>);
 

@@ -12,6 +12,7 @@ use crate::services::{free_port, http_ok, start_service, terminate};
 
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A running registry; stopped on drop.
 pub struct Apicurio {
     dir: tempfile::TempDir,
     https_port: u16,

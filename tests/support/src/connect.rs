@@ -9,6 +9,7 @@ use crate::services::{free_port, http_ok, start_service, terminate};
 
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A running worker; stopped on drop.
 pub struct ConnectWorker {
     _dir: tempfile::TempDir,
     port: u16,
