@@ -14,7 +14,7 @@
 //!   that its values are as large as Connect's (measured on Connect's first run, then checked on
 //!   every run).
 //!
-//! Both write to the same broker (`scripts/kafka-broker.sh` through `tests/common/broker.rs`,
+//! Both write to the same broker (`scripts/kafka-broker.sh` through `tributary_test_support::broker`,
 //! 1 GiB of heap), one topic of one partition per connector, fresh topics for every run, with the
 //! same explicit producer settings ([`PRODUCER`], [`BUFFER_BYTES`]). At `--cap-from` connectors
 //! or more, each connector is held to `--cap` records/s on both sides; below that they run
@@ -832,7 +832,7 @@ fn report(args: &Args, results: &[(usize, Vec<(Measure, Measure)>)]) {
 fn main() {
     let args = Args::parse();
     // SAFETY: no other thread runs yet. The broker script reads these from the environment it
-    // inherits (`tests/common/broker.rs` passes its own variables only).
+    // inherits (`tributary_test_support::broker` passes its own variables only).
     unsafe {
         std::env::set_var("KAFKA_HEAP", BROKER_HEAP);
         std::env::set_var("KAFKA_EXTRA_PROPERTIES", "auto.create.topics.enable=false");
