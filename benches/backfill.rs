@@ -16,13 +16,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use genesys_cloud_sim::{SimConfig, SimHandle, Simulator};
+use genesys_cloud_sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 use tributary::api::{
     CancellationToken, Connector, ConnectorContext, Emit, Emitter, NoAcknowledgements, SourceOffset, SourcePartition,
     StatusHandle, TaskContext,
 };
 use tributary_genesys::GenesysCloud;
+use tributary_test_support::{clock::now_ms, simulator::requests};
 
 struct Options {
     budget: u32,
@@ -51,14 +52,6 @@ fn options() -> Options {
         o.conversations = o.conversations.min(100);
     }
     o
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-fn requests(sim: &SimHandle) -> u64 {
-    sim.stats().clients.values().map(|c| c.requests).sum()
 }
 
 fn main() {

@@ -14,7 +14,7 @@
 //!   that its values are as large as Connect's (measured on Connect's first run, then checked on
 //!   every run).
 //!
-//! Both write to the same broker (`scripts/kafka-broker.sh` through `tests/common/broker.rs`,
+//! Both write to the same broker (`scripts/kafka-broker.sh` through `tributary_test_support::broker`,
 //! 1 GiB of heap), one topic of one partition per connector, fresh topics for every run, with the
 //! same explicit producer settings ([`PRODUCER`], [`BUFFER_BYTES`]). At `--cap-from` connectors
 //! or more, each connector is held to `--cap` records/s on both sides; below that they run
@@ -32,10 +32,6 @@
 //! Run without `--bench` (as `cargo test --all-targets` does) it is a quick smoke run: one
 //! connector, one round, short windows.
 
-#[allow(dead_code)]
-#[path = "../tests/common/broker.rs"]
-mod broker;
-
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -48,7 +44,12 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use serde_json::json;
 
-use broker::{Broker, Listeners, free_port, spawn_kept, terminate};
+use tributary_test_support::{
+    broker::{Broker, Listeners},
+    procfs::{clock_ticks_per_second, cpu_seconds, parse_stat, status_kib},
+    services::{free_port, spawn_kept, tail, terminate},
+    workspace,
+};
 
 /// Connect's test source closest to datagen: typed records (a `Struct` with a schema).
 const CONNECT_CLASS: &str = "org.apache.kafka.connect.tools.SchemaSourceConnector";
@@ -81,10 +82,6 @@ const OFFSET_FLUSH: Duration = Duration::from_secs(5);
 const START_TIMEOUT: Duration = Duration::from_secs(300);
 const STOP_GRACE: Duration = Duration::from_secs(30);
 const QUERY_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 // ---------------------------------------------------------------------------------------------
 // Arguments.
@@ -225,12 +222,6 @@ impl Drop for Service {
     }
 }
 
-fn tail(path: &Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    format!("--- {} ---\n{}\n", path.display(), all[all.len().saturating_sub(lines)..].join("\n"))
-}
-
 /// Checks, in the worker's log, that a source task's producer got [`PRODUCER`] and the buffer.
 fn check_connect_producer(log: &Path) {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -252,22 +243,6 @@ fn check_connect_producer(log: &Path) {
     }
 }
 
-fn clock_ticks_per_second() -> f64 {
-    // SAFETY: sysconf reads a constant of the system.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if ticks > 0 { ticks as f64 } else { 100.0 }
-}
-
-/// utime + stime of a process (all its threads), in seconds.
-fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    // After the command name: state is field 3, utime field 14, stime field 15.
-    let field = |i: usize| fields.get(i - 3).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    (field(14) + field(15)) as f64 / clock_ticks_per_second()
-}
-
 /// CPU seconds of a process's threads, grouped by thread name without its trailing number
 /// (`rdk:broker1` and `rdk:broker-1` → `rdk:broker`, `task-thread-c12-` → `task-thread-c`).
 fn thread_cpu(pid: u32) -> HashMap<String, f64> {
@@ -278,8 +253,7 @@ fn thread_cpu(pid: u32) -> HashMap<String, f64> {
         let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
         let group = name.trim_end().trim_end_matches(|c: char| c.is_ascii_digit() || "#-_ ".contains(c)).to_owned();
         let stat = std::fs::read_to_string(path.join("stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
-        let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+        let ticks = parse_stat(&stat).map_or(0, |(_, ticks)| ticks);
         *groups.entry(group).or_insert(0.0) += ticks as f64 / clock_ticks_per_second();
     }
     groups
@@ -294,15 +268,6 @@ fn top_threads(before: &HashMap<String, f64>, after: &HashMap<String, f64>, n: u
     let shown: Vec<String> =
         deltas.iter().take(n).map(|(k, d)| format!("{k} {:.0}%", 100.0 * d / total.max(f64::MIN_POSITIVE))).collect();
     shown.join(", ")
-}
-
-/// A line of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
-fn status_kib(pid: u32, key: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Busy time of the whole machine (all CPUs), in seconds.
@@ -516,7 +481,7 @@ impl Bench {
         let _ = writeln!(extra, "offset.flush.interval.ms={}", OFFSET_FLUSH.as_millis());
         let mut command = Command::new("bash");
         command
-            .arg(repo().join("scripts/kafka-connect.sh"))
+            .arg(workspace().join("scripts/kafka-connect.sh"))
             .arg("run")
             .arg(dir.join("state"))
             .env("CONNECT_BOOTSTRAP", self.bootstrap())
@@ -590,7 +555,7 @@ impl Bench {
             self.bootstrap(),
             producer.join(", "),
             OFFSET_FLUSH.as_secs(),
-            repo().join("schemas").display()
+            workspace().join("schemas").display()
         );
         for (i, topic) in topics.iter().enumerate() {
             let mut extra = String::new();
@@ -663,7 +628,7 @@ impl Bench {
         let elapsed = t0.elapsed().as_secs_f64();
         let threads = top_threads(&threads0, &thread_cpu(pid), 4);
         let others = ((busy1 - busy0) - (cpu1 - cpu0) - (broker1 - broker0) - (own1 - own0)) / elapsed;
-        let rss = status_kib(pid, "VmRSS");
+        let rss = status_kib(pid, "VmRSS").unwrap_or(0);
         service.check_alive(worker_log.as_deref());
 
         let deltas: Vec<i64> = ends0.iter().zip(&ends1).map(|(a, b)| b - a).collect();
@@ -867,7 +832,7 @@ fn report(args: &Args, results: &[(usize, Vec<(Measure, Measure)>)]) {
 fn main() {
     let args = Args::parse();
     // SAFETY: no other thread runs yet. The broker script reads these from the environment it
-    // inherits (`tests/common/broker.rs` passes its own variables only).
+    // inherits (`tributary_test_support::broker` passes its own variables only).
     unsafe {
         std::env::set_var("KAFKA_HEAP", BROKER_HEAP);
         std::env::set_var("KAFKA_EXTRA_PROPERTIES", "auto.create.topics.enable=false");

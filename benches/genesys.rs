@@ -18,7 +18,6 @@
 //! stderr when `RUST_LOG` is set.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,10 +30,15 @@ use tributary::api::{
     CancellationToken, Connector, ConnectorContext, Emit, Emitter, Health, NoAcknowledgements, StatusHandle,
     TaskContext, TaskError, TaskStatus,
 };
-use tributary::config::Env;
-use tributary::plugins::Plugins;
 use tributary::runtime::Runtime;
 use tributary_genesys::{GenesysCloud, GenesysConfig};
+use tributary_test_support::{
+    clock::now_ms,
+    genesys::genesys_plugins,
+    procfs::{clock_ticks_per_second, parse_stat, status_kib},
+    runtime::config,
+    wait,
+};
 
 /// The whole run is bounded: a hung trial must not keep the machine busy.
 const HARD_LIMIT: Duration = Duration::from_secs(20 * 60);
@@ -304,16 +308,7 @@ impl Org {
 
 /// Polls `check` every 20 ms until it returns `Some`, up to `limit`.
 async fn poll<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(value) = check() {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait::poll(limit, Duration::from_millis(20), || std::future::ready(check())).await
 }
 
 fn random_between(from: Duration, to: Duration) -> Duration {
@@ -562,14 +557,6 @@ struct DrainCheck {
     stale_dropped: u64,
 }
 
-struct NoEnv;
-
-impl Env for NoEnv {
-    fn var(&self, _name: &str) -> Option<String> {
-        None
-    }
-}
-
 fn throughput_sim_config() -> SimConfig {
     let mut config = SimConfig { time_scale: THROUGHPUT_SCALE, seed: 77, ..SimConfig::default() };
     config.queues.count = THROUGHPUT_QUEUES;
@@ -605,11 +592,7 @@ connectors:
         id = creds.client_id,
         secret = creds.client_secret,
     );
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    match tributary::config::parse(&yaml, "genesys-bench.yaml", root, &NoEnv) {
-        Ok(loaded) => loaded.config,
-        Err(errors) => panic!("bench config does not parse: {errors}"),
-    }
+    config(&yaml)
 }
 
 async fn throughput(conversations_per_s: f64, warmup: Duration, measure: Duration) -> ThroughputResult {
@@ -629,9 +612,7 @@ async fn throughput(conversations_per_s: f64, warmup: Duration, measure: Duratio
         .expect("the simulator starts");
     let sim = Arc::new(sim);
     let config = runtime_config(&sim);
-    let mut plugins = Plugins::new();
-    plugins.register(GenesysCloud::new());
-    let runtime = Runtime::start(&config, plugins).await.expect("the runtime starts");
+    let runtime = Runtime::start(&config, genesys_plugins()).await.expect("the runtime starts");
 
     let task_status = |runtime: &Runtime| {
         runtime.supervisor.snapshot(CONNECTOR).ok().and_then(|s| s.tasks.first().cloned()).unwrap_or_default()
@@ -801,42 +782,17 @@ fn print_throughput(results: &[ThroughputResult]) {
 
 /// The process's peak resident set (`VmHWM`), MiB.
 fn peak_rss_mib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|kb| kb.parse::<u64>().ok())
-        .map_or(0, |kb| kb / 1024)
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    status_kib(std::process::id(), "VmHWM").map_or(0, |kb| kb / 1024)
 }
 
 // ---------------------------------------------------------------------------------------------
 // CPU time, from /proc (Linux): per thread, so the simulator's share can be taken out.
-
-/// Clock ticks per second of `/proc` times (USER_HZ, 100 on Linux).
-const TICKS: f64 = 100.0;
 
 struct CpuSample {
     /// Whole process, including threads that have exited.
     process_ticks: u64,
     /// Per thread id: (name, ticks).
     threads: HashMap<u64, (String, u64)>,
-}
-
-/// `utime + stime` and the name from a `stat` file.
-fn parse_stat(text: &str) -> Option<(String, u64)> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let name = text.get(open + 1..close)?.to_owned();
-    let fields: Vec<&str> = text.get(close + 2..)?.split_whitespace().collect();
-    // After the name: state is field 3 of stat(5), utime 14, stime 15.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((name, utime + stime))
 }
 
 fn cpu_sample() -> CpuSample {
@@ -874,12 +830,12 @@ fn cpu_split(before: &CpuSample, after: &CpuSample, wall_s: f64) -> CpuSplit {
     let mut by_thread: BTreeMap<String, f64> = BTreeMap::new();
     for (tid, (name, ticks)) in &after.threads {
         let earlier = before.threads.get(tid).map_or(0, |(_, t)| *t);
-        let cores = ticks.saturating_sub(earlier) as f64 / TICKS / wall_s;
+        let cores = ticks.saturating_sub(earlier) as f64 / clock_ticks_per_second() / wall_s;
         *by_group.entry(group(name).to_owned()).or_default() += cores;
         let base: String = name.chars().filter(|c| !c.is_ascii_digit()).collect();
         *by_thread.entry(base).or_default() += cores;
     }
     by_thread.retain(|_, cores| *cores > 0.0);
-    let total = after.process_ticks.saturating_sub(before.process_ticks) as f64 / TICKS / wall_s;
+    let total = after.process_ticks.saturating_sub(before.process_ticks) as f64 / clock_ticks_per_second() / wall_s;
     CpuSplit { total_cores: total, by_group, by_thread }
 }

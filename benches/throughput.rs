@@ -29,13 +29,17 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tributary::api::RecordValue;
 use tributary::avro::{Encoder, EncoderOptions};
-use tributary::config::{ConnectorConfig, Env};
-use tributary::datagen::{Datagen, DatagenRecord, FillerPool, SCHEMA};
+use tributary::config::ConnectorConfig;
+use tributary::datagen::{DatagenRecord, FillerPool, SCHEMA};
 use tributary::instance::{self, Control, LiveView};
 use tributary::kafka::EmbeddedKafka;
 use tributary::offsets::AckTracker;
-use tributary::plugins::Plugins;
 use tributary::runtime::Runtime;
+use tributary_test_support::{
+    datagen::datagen_plugins,
+    procfs::{self, status_kib},
+    runtime::config,
+};
 
 /// The binary's allocator, for both sides (it is process-wide).
 #[global_allocator]
@@ -47,27 +51,12 @@ const POOL: usize = 10_000;
 /// librdkafka's default `queue.buffering.max.messages`, which Tributary keeps.
 const QUEUE: usize = 100_000;
 
-struct NoEnv;
-impl Env for NoEnv {
-    fn var(&self, _: &str) -> Option<String> {
-        None
-    }
-}
-
 fn config_text(queue: usize, connectors: &str) -> String {
     format!(
         "kafka: {{bootstrap_servers: embedded, producer: {{queue.buffering.max.messages: {queue}}}}}\n\
          schema_registry: {{url: embedded}}\napi: {{enabled: false}}\nlogging: {{level: warn}}\n\
          connectors:\n{connectors}\n"
     )
-}
-
-fn parse(text: &str) -> tributary::config::Config {
-    let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    match tributary::config::parse(text, "bench.yaml", base, &NoEnv) {
-        Ok(loaded) => loaded.config,
-        Err(e) => panic!("bench config: {e}"),
-    }
 }
 
 fn datagen_entry(topic: &str, count: u64) -> ConnectorConfig {
@@ -77,36 +66,18 @@ fn datagen_entry(topic: &str, count: u64) -> ConnectorConfig {
             "  - {{name: bench, class: datagen, topic: {topic}, count: {count}, record_bytes: {RECORD_BYTES}, seed: {SEED}}}"
         ),
     );
-    parse(&text).connectors.remove(0)
-}
-
-fn plugins() -> Plugins {
-    let mut plugins = Plugins::new();
-    plugins.register(Datagen);
-    plugins
+    config(&text).connectors.remove(0)
 }
 
 /// `VmRSS` and `VmHWM` of this process, in KiB.
 fn memory_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    let field = |name: &str| status_kib(std::process::id(), name).unwrap_or(0);
+    (field("VmRSS"), field("VmHWM"))
 }
 
 /// CPU time used by this process so far (all threads, user + system), in seconds.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and
-    // 13th, in clock ticks of 1/100 s (USER_HZ on Linux).
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-    let ticks: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
-    ticks.iter().sum::<u64>() as f64 / 100.0
+    procfs::cpu_seconds(std::process::id())
 }
 
 /// One timed run: records per second, and CPU microseconds per record (all threads).
@@ -253,8 +224,8 @@ impl TributaryRun {
     /// The runtime alone: embedded broker and registry, no connector yet; producers hold at most
     /// `queue` records.
     async fn idle(queue: usize) -> Self {
-        let config = parse(&config_text(queue, "  []"));
-        let runtime = Runtime::start_with(&config, plugins(), Default::default()).await.expect("runtime");
+        let config = config(&config_text(queue, "  []"));
+        let runtime = Runtime::start_with(&config, datagen_plugins(), Default::default()).await.expect("runtime");
         let view = Arc::new(Mutex::new(LiveView::default()));
         Self { runtime, view, stop: CancellationToken::new(), task: None }
     }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::avro::{EncoderOptions, SchemaError, Schemas, SubjectNameStrategy};
-pub use crate::clients::{client_config, registry_client};
 use crate::config::{self, Config, KafkaConfig};
 use crate::instance::Environment;
 use crate::kafka::{EmbeddedError, EmbeddedKafka, TopicError, ensure_compacted_topic};

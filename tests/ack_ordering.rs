@@ -2,8 +2,6 @@
 //! acknowledged (and so none committed) past a record Kafka does not hold, and after recovery
 //! every record is in Kafka, once, and the final offset is committed.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,12 +11,12 @@ use rdkafka::consumer::Consumer;
 use tributary::avro::{Decoder, EncoderOptions, Schemas};
 use tributary::instance::Environment;
 use tributary::kafka::EmbeddedKafka;
-use tributary::runtime::{Runtime, client_config};
+use tributary::clients::client_config;
+use tributary::runtime::Runtime;
 use tributary::schema_registry::EmbeddedRegistry;
 use tributary::state::State;
 use tributary::supervisor::Supervisor;
-
-use common::*;
+use tributary_test_support::{datagen::*, registry::*, runtime::*, topics::*, wait::*, workspace};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -123,7 +121,7 @@ async fn offsets_stop_at_the_first_record_kafka_does_not_hold() {
         offsets_topic: "tributary-offsets".into(),
         flush_interval: Duration::from_millis(200),
         registry: registry(&registry_url),
-        schemas: Arc::new(Schemas::load_dir(repo().join("schemas")).expect("schemas")),
+        schemas: Arc::new(Schemas::load_dir(workspace().join("schemas")).expect("schemas")),
         encoder_options: EncoderOptions::default(),
         embedded: Some(kafka.clone()),
         embedded_partitions: 3,

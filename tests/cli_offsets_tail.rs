@@ -1,22 +1,24 @@
 //! `tributary offsets list|reset` and `tributary tail` against a running `tributary run`, through
 //! the broker and registry addresses it prints at start-up.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tributary::datagen::FillerPool;
+use tributary_test_support::{cli::*, datagen::*};
 
-use common::*;
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 const COUNT: i64 = 50;
 const SEED: u64 = 5;
 
 fn list(config: &str, bootstrap: &str) -> Vec<Value> {
-    let out =
-        cli(&["offsets", "list", "--config", config, "--bootstrap-servers", bootstrap, "--connector", "gen"], TIMEOUT);
+    let out = cli(
+        TRIBUTARY,
+        &["offsets", "list", "--config", config, "--bootstrap-servers", bootstrap, "--connector", "gen"],
+        TIMEOUT,
+    );
     assert_eq!(out.code, Some(0), "offsets list: {out:?}");
     out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
 }
@@ -29,7 +31,7 @@ fn offsets_and_tail_work_against_a_running_process() {
         &format!("  - {{name: gen, class: datagen, topic: cli.records, count: {COUNT}, generators: 2, seed: {SEED}}}"),
     );
     let config = config_path.display().to_string();
-    let mut run = RunningCli::start(&config_path);
+    let mut run = RunningCli::start(TRIBUTARY, &config_path);
     let (bootstrap, registry_url) = run.endpoints();
     assert!(
         bootstrap.starts_with("127.0.0.1:") && registry_url.starts_with("http://127.0.0.1:"),
@@ -37,7 +39,7 @@ fn offsets_and_tail_work_against_a_running_process() {
     );
 
     // Without the addresses, the embedded services cannot be found: a clear error, not a hang.
-    let out = cli(&["offsets", "list", "--config", &config, "--connector", "gen"], TIMEOUT);
+    let out = cli(TRIBUTARY, &["offsets", "list", "--config", &config, "--connector", "gen"], TIMEOUT);
     assert_eq!(out.code, Some(1), "{out:?}");
     assert!(out.stderr.contains("pass the address it printed at start-up as --bootstrap-servers"), "{}", out.stderr);
 
@@ -51,12 +53,13 @@ fn offsets_and_tail_work_against_a_running_process() {
         if listed == expected {
             break;
         }
-        assert!(Instant::now() < deadline, "offsets never reached {expected}; last {listed}\n{}", run.stderr());
+        assert!(Instant::now() < deadline, "offsets never reached {expected}; last {listed}\n{}", run.output());
         std::thread::sleep(Duration::from_millis(200));
     }
 
     let limit = (2 * COUNT).to_string();
     let out = cli(
+        TRIBUTARY,
         &[
             "tail",
             "--config",
@@ -88,6 +91,7 @@ fn offsets_and_tail_work_against_a_running_process() {
 
     // The connector is idle (its count is reached), so nothing overwrites the resets.
     let out = cli(
+        TRIBUTARY,
         &[
             "offsets",
             "reset",
@@ -107,6 +111,7 @@ fn offsets_and_tail_work_against_a_running_process() {
     assert_eq!(Value::Array(list(&config, &bootstrap)), serde_json::json!([expected[1]]));
 
     let out = cli(
+        TRIBUTARY,
         &["offsets", "reset", "--config", &config, "--bootstrap-servers", &bootstrap, "--connector", "gen"],
         TIMEOUT,
     );
@@ -114,6 +119,7 @@ fn offsets_and_tail_work_against_a_running_process() {
     assert!(list(&config, &bootstrap).is_empty(), "every partition reset");
 
     let out = cli(
+        TRIBUTARY,
         &[
             "offsets",
             "reset",
@@ -132,5 +138,5 @@ fn offsets_and_tail_work_against_a_running_process() {
     assert!(out.stderr.contains("--partition must be a JSON object"), "{}", out.stderr);
 
     run.signal("TERM");
-    assert_eq!(run.wait_exit(Duration::from_secs(30)).code(), Some(0), "{}", run.stderr());
+    assert_eq!(run.wait_exit(Duration::from_secs(30)).code(), Some(0), "{}", run.output());
 }

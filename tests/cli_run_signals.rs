@@ -1,11 +1,11 @@
 //! `tributary run` stops cleanly on SIGTERM and SIGINT: tasks stopped, records flushed, offsets
 //! committed, exit code 0, within a bounded time.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use tributary_test_support::cli::*;
+
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
 fn stops_cleanly_on(signal: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -13,7 +13,7 @@ fn stops_cleanly_on(signal: &str) {
         dir.path(),
         "  - {name: gen, class: datagen, topic: signal.records, rate: 200, generators: 2, record_bytes: 200}",
     );
-    let mut run = RunningCli::start(&config);
+    let mut run = RunningCli::start(TRIBUTARY, &config);
     run.wait_for_log("running 1 connector(s)", Duration::from_secs(30));
     run.wait_for_log("connector started", Duration::from_secs(30));
     // Let records flow, so that there is something to commit on the way out.
@@ -21,7 +21,7 @@ fn stops_cleanly_on(signal: &str) {
 
     run.signal(signal);
     let status = run.wait_exit(Duration::from_secs(30));
-    let log = run.stderr();
+    let log = run.output();
     assert_eq!(status.code(), Some(0), "exit status after SIG{signal}:\n{log}");
     for expected in
         ["stopping: flushing records and committing offsets", "final offsets committed", "connector stopped"]

@@ -1,74 +1,21 @@
 //! `tributary simulate genesys` as a standalone org, a `tributary run` pointed at it, and
 //! `tributary simulate verify` judging the topic against the org's ground truth dump.
 
-mod common;
-mod genesys_support;
-
-use std::io::BufRead;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::RunningCli;
-use genesys_support::*;
 use serde_json::json;
 use tributary::kafka::EmbeddedKafka;
 use tributary::schema_registry::EmbeddedRegistry;
+use tributary_test_support::{cli::*, clock::now_ms, genesys::*, pipeline::*, wait::bounded, workspace};
 
-/// The standalone simulator; interrupted (by pid) on drop.
-struct SimProcess {
-    child: std::process::Child,
-    out: Arc<Mutex<String>>,
-}
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
-impl SimProcess {
-    fn start(config: &std::path::Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tributary"))
-            .args(["simulate", "genesys", "--config"])
-            .arg(config)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the simulator starts");
-        let out = Arc::new(Mutex::new(String::new()));
-        let pipe = child.stdout.take().expect("stdout");
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut s = sink.lock().expect("buffer");
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        Self { child, out }
-    }
-
-    fn wait_for(&self, text: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let out = self.out.lock().expect("buffer").clone();
-            if out.contains(text) {
-                return out;
-            }
-            assert!(Instant::now() < deadline, "no `{text}` from the simulator:\n{out}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn interrupt(&self) {
-        let status = Command::new("kill").args(["-s", "INT", &self.child.id().to_string()]).status().expect("kill");
-        assert!(status.success());
-    }
-}
-
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
+/// `tributary simulate genesys --config CONFIG`, its stdout collected; killed on drop.
+fn simulate(config: &std::path::Path) -> RunningCli {
+    let args = [std::ffi::OsStr::new("simulate"), "genesys".as_ref(), "--config".as_ref(), config.as_os_str()];
+    RunningCli::spawn(TRIBUTARY, args, Collect::Stdout)
 }
 
 fn field<'a>(out: &'a str, label: &str) -> Vec<&'a str> {
@@ -76,7 +23,7 @@ fn field<'a>(out: &'a str, label: &str) -> Vec<&'a str> {
 }
 
 fn verify_cli(config: &std::path::Path, args: &[String]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_tributary"))
+    let output = Command::new(TRIBUTARY)
         .args(["simulate", "verify", "--config"])
         .arg(config)
         .args(args)
@@ -100,8 +47,9 @@ async fn a_standalone_org_a_pipeline_and_the_verifier() {
             ),
         )
         .expect("sim config");
-        let sim = SimProcess::start(&sim_config);
-        let out = sim.wait_for("time scale:", Duration::from_secs(30));
+        let mut sim = simulate(&sim_config);
+        sim.wait_for_log("time scale:", Duration::from_secs(30));
+        let out = sim.output();
         let api = field(&out, "API base URL:")[0].to_owned();
         let login = field(&out, "login base URL:")[0].to_owned();
         let client = field(&out, "client:")[0].split(" / ").map(str::to_owned).collect::<Vec<_>>();
@@ -120,7 +68,7 @@ async fn a_standalone_org_a_pipeline_and_the_verifier() {
             "keepalive": {"ping_interval": "200ms", "pong_timeout": "500ms", "watchdog": "2s", "verify_interval": "500ms"},
             "rest": {"requests_per_minute": 20000},
         });
-        let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        let schemas = workspace().join("schemas");
         let run_config = dir.path().join("config.yaml");
         std::fs::write(
             &run_config,
@@ -136,16 +84,16 @@ async fn a_standalone_org_a_pipeline_and_the_verifier() {
         )
         .expect("run config");
 
-        let mut run = RunningCli::start(&run_config);
+        let mut run = RunningCli::start(TRIBUTARY, &run_config);
         run.wait_for_log("channel healthy", Duration::from_secs(60));
         tokio::time::sleep(Duration::from_secs(1)).await;
         let from_ms = now_ms();
         tokio::time::sleep(Duration::from_secs(8)).await;
         let to_ms = now_ms() - 2000;
         run.signal("TERM");
-        assert!(run.wait_exit(Duration::from_secs(30)).success(), "{}", run.stderr());
-        sim.interrupt();
-        sim.wait_for("truth written", Duration::from_secs(30));
+        assert!(run.wait_exit(Duration::from_secs(30)).success(), "{}", run.output());
+        sim.signal("INT");
+        sim.wait_for_log("truth written", Duration::from_secs(30));
 
         let common = vec![
             "--truth".to_owned(),

@@ -1,12 +1,12 @@
 //! `tributary validate`: each kind of bad input gets its own clear message and exit code 1;
 //! several problems are reported together; the repository's config.yaml is valid.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use tributary_test_support::{cli::*, workspace, write_file};
+
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -31,13 +31,13 @@ fn good(schemas: &Path) -> String {
 /// Validates `text` written as `config.yaml` in a fresh directory; returns the output and path.
 fn validate(text: &str) -> (CliOutput, String) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = write_temp(dir.path(), "config.yaml", text);
+    let path = write_file(dir.path(), "config.yaml", text);
     let path_text = path.display().to_string();
-    (cli(&["validate", "--config", &path_text], TIMEOUT), path_text)
+    (cli(TRIBUTARY, &["validate", "--config", &path_text], TIMEOUT), path_text)
 }
 
 fn repo_schemas() -> std::path::PathBuf {
-    repo().join("schemas")
+    workspace().join("schemas")
 }
 
 #[track_caller]
@@ -54,8 +54,8 @@ fn the_good_file_and_the_repository_config_are_valid() {
     assert_eq!(out.code, Some(0), "{out:?}");
     assert_eq!(out.stdout.trim(), format!("{path} is valid: 1 connector"));
 
-    let config = repo().join("config.yaml").display().to_string();
-    let out = cli(&["validate", "--config", &config], TIMEOUT);
+    let config = workspace().join("config.yaml").display().to_string();
+    let out = cli(TRIBUTARY, &["validate", "--config", &config], TIMEOUT);
     assert_eq!(out.code, Some(0), "config.yaml: {out:?}");
     assert!(out.stdout.contains("is valid"), "{out:?}");
 }
@@ -124,23 +124,23 @@ fn an_invalid_or_unreadable_schema_file_is_named() {
     std::fs::copy(repo_schemas().join("datagen.avsc"), schemas.join("datagen.avsc")).expect("copy schema");
     std::fs::write(schemas.join("broken.avsc"), "{\"type\": \"record\", \"name\": ").expect("write");
     let text = good(Path::new("schemas"));
-    let config = write_temp(dir.path(), "config.yaml", &text).display().to_string();
-    let out = cli(&["validate", "--config", &config], TIMEOUT);
+    let config = write_file(dir.path(), "config.yaml", &text).display().to_string();
+    let out = cli(TRIBUTARY, &["validate", "--config", &config], TIMEOUT);
     assert_fails_with(&out, &["schemas_dir: schema file", "broken.avsc is not valid JSON"]);
 
     std::fs::write(schemas.join("broken.avsc"), r#"{"type": "record", "name": "X", "fields": [{"name": "a"}]}"#)
         .expect("write");
-    let out = cli(&["validate", "--config", &config], TIMEOUT);
+    let out = cli(TRIBUTARY, &["validate", "--config", &config], TIMEOUT);
     assert_fails_with(&out, &["broken.avsc is not a valid Avro schema"]);
 
     std::fs::remove_file(schemas.join("broken.avsc")).expect("remove");
     std::fs::create_dir(schemas.join("unreadable.avsc")).expect("a directory where a file should be");
-    let out = cli(&["validate", "--config", &config], TIMEOUT);
+    let out = cli(TRIBUTARY, &["validate", "--config", &config], TIMEOUT);
     assert_fails_with(&out, &["schemas_dir: cannot read schema file", "unreadable.avsc"]);
 
     std::fs::remove_dir(schemas.join("unreadable.avsc")).expect("remove");
     std::fs::remove_file(schemas.join("datagen.avsc")).expect("remove");
-    let out = cli(&["validate", "--config", &config], TIMEOUT);
+    let out = cli(TRIBUTARY, &["validate", "--config", &config], TIMEOUT);
     assert_fails_with(&out, &["connector writes schema `tributary.datagen.DatagenRecord`", "has no such schema"]);
 }
 
@@ -172,7 +172,7 @@ fn several_problems_are_reported_together() {
 
 #[test]
 fn a_missing_file_is_an_error_not_a_panic() {
-    let out = cli(&["validate", "--config", "/nonexistent/tributary.yaml"], TIMEOUT);
+    let out = cli(TRIBUTARY, &["validate", "--config", "/nonexistent/tributary.yaml"], TIMEOUT);
     assert_fails_with(&out, &["/nonexistent/tributary.yaml", "cannot read the config file"]);
 }
 

@@ -11,17 +11,23 @@
 //! Connect's connector of the same name is created STOPPED (KIP-980): it only lends Connect's
 //! offsets API a name; it never runs.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tributary::runtime::Runtime;
+use tributary_test_support::{
+    broker::{Broker, Listeners},
+    cli::*,
+    connect::ConnectWorker,
+    datagen::*,
+    runtime::*,
+    topics::*,
+    wait::*,
+    workspace, write_file,
+};
 
-use common::broker::{Broker, Listeners};
-use common::connect::ConnectWorker;
-use common::*;
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
 const WAIT: Duration = Duration::from_secs(60);
 const OFFSETS: &str = "witness-offsets";
@@ -57,11 +63,7 @@ async fn run_datagen_to(bootstrap: &str, count: u64) {
 
 /// `generator → seq` as Tributary reads the offsets topic at start-up.
 async fn tributary_offsets(bootstrap: &str) -> BTreeMap<String, i64> {
-    stored_offsets(bootstrap, OFFSETS, NAME)
-        .await
-        .into_iter()
-        .map(|(p, o)| (p.get_str("generator").expect("generator").to_owned(), seq_of(Some(&o)).expect("seq")))
-        .collect()
+    committed_seqs_in(bootstrap, OFFSETS, NAME).await
 }
 
 /// `generator → seq` as Connect's offsets API shows them.
@@ -152,13 +154,14 @@ async fn kafka_connect_and_tributary_read_and_write_each_others_offsets() {
 
     // Tributary resets one partition; Connect shows it gone.
     let dir = tempfile::tempdir().expect("temp dir");
-    let path = write_temp(
+    let path = write_file(
         dir.path(),
         "config.yaml",
-        &format!("{}schemas_dir: {}\n", yaml(&bootstrap, 520), repo().join("schemas").display()),
+        &format!("{}schemas_dir: {}\n", yaml(&bootstrap, 520), workspace().join("schemas").display()),
     );
     let reset = tokio::task::spawn_blocking(move || {
         cli(
+            TRIBUTARY,
             &[
                 "offsets",
                 "reset",

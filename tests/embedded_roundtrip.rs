@@ -1,7 +1,5 @@
 //! Datagen → Avro → the embedded broker → consume → decode with the writer schema fetched by id.
 
-mod common;
-
 use std::time::Duration;
 
 use apache_avro::Schema;
@@ -10,8 +8,7 @@ use tributary::avro::{Decoder, Schemas};
 use tributary::datagen::{FillerPool, SCHEMA};
 use tributary::runtime::Runtime;
 use tributary::state::State;
-
-use common::*;
+use tributary_test_support::{datagen::*, registry::*, runtime::*, topics::*, workspace};
 
 const SEED: u64 = 42;
 const RECORD_BYTES: usize = 300;
@@ -55,7 +52,7 @@ connectors:
     registered_id(&rt.registry_url, "roundtrip.records-value").await;
     let latest = client.latest("roundtrip.records-value").await.expect("subject registered");
     let registered = Schema::parse_str(&client.schema_by_id(latest.id).await.expect("schema by id")).expect("parses");
-    let schemas = Schemas::load_dir(repo().join("schemas")).expect("repo schemas");
+    let schemas = Schemas::load_dir(workspace().join("schemas")).expect("repo schemas");
     let ours = schemas.get(SCHEMA).expect("datagen schema");
     assert_eq!(registered.canonical_form(), ours.schema().canonical_form());
 

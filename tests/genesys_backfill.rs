@@ -3,12 +3,10 @@
 //! Kafka, and the last record of every conversation is its final state. The simulator's ground
 //! truth is the judge.
 
-mod genesys_support;
-
 use std::time::Duration;
 
 use genesys_cloud_sim::{EndpointClass, Fault, Target};
-use genesys_support::*;
+use tributary_test_support::{clock::now_ms, pipeline::*, simulator::sim_config, truth::*, wait::bounded};
 
 const LIMIT: Duration = Duration::from_secs(240);
 

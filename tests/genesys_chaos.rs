@@ -5,13 +5,11 @@
 //!
 //! Replay a failure with the seed it printed: `CHAOS_SEED=<seed> cargo test --test genesys_chaos`.
 
-mod genesys_support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use genesys_cloud_sim::FaultKind;
-use genesys_support::*;
+use tributary_test_support::{clock::now_ms, pipeline::*, simulator::sim_config, truth::*, wait::bounded};
 
 /// Protocol seconds per real second: a 24 h day in 180 s.
 const TIME_SCALE: f64 = 480.0;
@@ -43,7 +41,7 @@ async fn a_day_of_chaos_loses_nothing() {
         .collect();
         sim.faults.random.rates_per_hour = rates;
 
-        let broker = tokio::task::spawn_blocking(|| broker::Broker::start(broker::Listeners::Plain))
+        let broker = tokio::task::spawn_blocking(|| tributary_test_support::broker::Broker::start(tributary_test_support::broker::Listeners::Plain))
             .await
             .expect("broker thread");
         let mut stack = Stack::start_on(Kafka::Broker(&broker), sim, 32, |_| {}).await;

@@ -3,33 +3,23 @@
 //! allowed, and counted). The broker, the registry and the simulated org live in this test
 //! process, so they outlive the killed one.
 
-mod common;
-mod genesys_support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::RunningCli;
 use genesys_cloud_sim::{Simulator, VerifyOptions, verify};
-use genesys_support::*;
 use serde_json::Value;
 use tributary::kafka::EmbeddedKafka;
 use tributary::schema_registry::EmbeddedRegistry;
+use tributary_test_support::{
+    cli::*, clock::now_ms, genesys::*, pipeline::*, rest::connector_status, simulator::sim_config, truth::*,
+    wait::bounded, workspace,
+};
 
-/// The REST address `tributary run` printed.
-fn rest_address(cli: &mut RunningCli) -> String {
-    cli.wait_for_log("REST API at http://", Duration::from_secs(30));
-    let text = cli.stderr();
-    let start = text.find("REST API at http://").map(|i| i + "REST API at http://".len()).unwrap_or(0);
-    text[start..].split_whitespace().next().unwrap_or_default().to_owned()
-}
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
+/// The connector's first task in the status `tributary run` serves at `rest`.
 async fn detail(rest: &str) -> Value {
-    let url = format!("http://{rest}/connectors/{NAME}/status");
-    match reqwest::get(&url).await {
-        Ok(r) => r.json::<Value>().await.map(|v| v["tasks"][0].clone()).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    }
+    connector_status(rest, NAME).await["tasks"][0].clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -42,7 +32,7 @@ async fn sigkill_mid_stream_then_restart_loses_nothing() {
         let sim = std::sync::Arc::new(Simulator::start(sim_config(60.0, 3, 40.0, 21)).await.expect("simulator"));
 
         let dir = tempfile::tempdir().expect("temp dir");
-        let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+        let schemas = workspace().join("schemas");
         let text = format!(
             "schemas_dir: {}\n{}",
             schemas.display(),
@@ -59,8 +49,8 @@ async fn sigkill_mid_stream_then_restart_loses_nothing() {
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, text).expect("config written");
 
-        let mut first = RunningCli::start(&path);
-        let rest = rest_address(&mut first);
+        let mut first = RunningCli::start(TRIBUTARY, &path);
+        let rest = first.rest_address(Duration::from_secs(30));
         first.wait_for_log("channel healthy", Duration::from_secs(30));
         // Conversations from before the first channel are not covered (no initial window).
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -74,8 +64,8 @@ async fn sigkill_mid_stream_then_restart_loses_nothing() {
         // Conversations go on while nothing listens.
         tokio::time::sleep(Duration::from_secs(6)).await;
 
-        let mut second = RunningCli::start(&path);
-        let rest2 = rest_address(&mut second);
+        let mut second = RunningCli::start(TRIBUTARY, &path);
+        let rest2 = second.rest_address(Duration::from_secs(30));
         assert_ne!(rest, "");
         second.wait_for_log("gap to backfill", Duration::from_secs(30));
         sim.pause_traffic(true);
@@ -89,7 +79,7 @@ async fn sigkill_mid_stream_then_restart_loses_nothing() {
             if settled {
                 break;
             }
-            assert!(tokio::time::Instant::now() < deadline, "did not settle: {d:#}\n{}", second.stderr());
+            assert!(tokio::time::Instant::now() < deadline, "did not settle: {d:#}\n{}", second.output());
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -7,36 +7,28 @@
 //! SOAK_MINUTES=60 cargo test --release --test genesys_soak -- --ignored --nocapture
 //! ```
 
-mod common;
-mod genesys_support;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::RunningCli;
 use genesys_cloud_sim::{FaultKind, ObservedRecord, Simulator, VerifyOptions, verify};
-use genesys_support::*;
 use rdkafka::Message;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
-use tributary::avro::Decoder;
 use tributary::kafka::EmbeddedKafka;
-use tributary::schema_registry::{EmbeddedRegistry, RegistryClient, RegistryConfig};
+use tributary::schema_registry::EmbeddedRegistry;
+use tributary_test_support::{
+    cli::*, clock::now_ms, genesys::*, pipeline::*, procfs::status_kib, registry::*, rest::connector_status,
+    simulator::sim_config, topics::*, truth::*, workspace,
+};
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
-}
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
+/// The connector's first task in the status `tributary run` serves at `rest`.
 async fn status(rest: &str) -> Value {
-    match reqwest::get(format!("http://{rest}/connectors/{NAME}/status")).await {
-        Ok(r) => r.json::<Value>().await.map(|v| v["tasks"][0].clone()).unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    }
+    connector_status(rest, NAME).await["tasks"][0].clone()
 }
 
 /// Consumes `topic` from the beginning for as long as `stop` is unset, decoding every record.
@@ -49,12 +41,7 @@ fn spawn_consumer(
 ) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<rdkafka::message::OwnedMessage>();
     std::thread::spawn(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
-            .set("group.id", "tributary-soak")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
+        let consumer = consumer(&bootstrap);
         let mut assignment = TopicPartitionList::new();
         for p in 0..partitions {
             assignment.add_partition_offset(TOPIC, p, Offset::Beginning).expect("partition");
@@ -67,16 +54,11 @@ fn spawn_consumer(
         }
     });
     tokio::spawn(async move {
-        let mut config = RegistryConfig::new(&registry_url);
-        config.request_timeout = Duration::from_secs(5);
-        let decoder = Decoder::new(RegistryClient::new(config).expect("registry client"));
+        let decoder = decoder(&registry_url);
         while let Some(m) = rx.recv().await {
             let Some(payload) = m.payload() else { continue };
             let Ok(mut value) = decoder.decode(payload).await else { continue };
-            if let Some(obj) = value.as_object_mut() {
-                obj.insert("kafka_partition".into(), json!(m.partition()));
-                obj.insert("kafka_offset".into(), json!(m.offset()));
-            }
+            place(&mut value, m.partition(), m.offset());
             if let Ok(record) = ObservedRecord::from_json(&value) {
                 out.lock().expect("observed").push(record);
             }
@@ -115,7 +97,7 @@ async fn soak() {
     let sim = Arc::new(Simulator::start(sim).await.expect("simulator"));
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let schemas = workspace().join("schemas");
     let mut entry = connector_entry(&sim);
     entry["keepalive"] =
         json!({"ping_interval": "1s", "pong_timeout": "2s", "watchdog": "5s", "verify_interval": "5s"});
@@ -136,15 +118,8 @@ async fn soak() {
     let path = dir.path().join("config.yaml");
     std::fs::write(&path, text).expect("config written");
 
-    let mut cli = RunningCli::start(&path);
-    cli.wait_for_log("REST API at http://", Duration::from_secs(60));
-    let log = cli.stderr();
-    let rest = log
-        .split("REST API at http://")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_default()
-        .to_owned();
+    let mut cli = RunningCli::start(TRIBUTARY, &path);
+    let rest = cli.rest_address(Duration::from_secs(60));
     cli.wait_for_log("channel healthy", Duration::from_secs(60));
     let pid = cli.child.id();
     let from_ms = now_ms();
@@ -157,7 +132,7 @@ async fn soak() {
     while started.elapsed() < Duration::from_secs(minutes * 60) {
         tokio::time::sleep(Duration::from_secs(60)).await;
         let s = status(&rest).await;
-        let kib = rss_kib(pid).unwrap_or(0);
+        let kib = status_kib(pid, "VmRSS").unwrap_or(0);
         rss.push((started.elapsed().as_secs() / 60, kib));
         eprintln!(
             "soak {:>3} min  rss {:>7} KiB  records {:>7}  reconnects {}  rollovers {}  gaps {}  backfill {}",

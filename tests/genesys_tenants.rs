@@ -2,24 +2,23 @@
 //! 429 storm. The healthy one loses nothing and its latency stays low; the bad one is FAILED with
 //! the reason and recovers once its config is fixed and reloaded.
 
-mod genesys_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use genesys_cloud_sim::{Fault, Simulator, VerifyOptions, verify};
-use genesys_support::*;
 use serde_json::{Value, json};
 use tributary::reload::ConfigSource;
 use tributary::runtime::{Runtime, StartOptions};
-use tributary::supervisor::Backoff;
-
-struct NoEnv;
-impl tributary::config::Env for NoEnv {
-    fn var(&self, _: &str) -> Option<String> {
-        None
-    }
-}
+use tributary_test_support::{
+    clock::now_ms,
+    genesys::*,
+    rest::{get_json, wait_json},
+    runtime::{NoEnv, fast_backoff},
+    simulator::sim_config,
+    truth::*,
+    wait::bounded,
+    workspace,
+};
 
 fn entry(name: &str, sim: &genesys_cloud_sim::SimHandle, secret: &str) -> Value {
     let mut e = connector_entry(sim);
@@ -30,7 +29,7 @@ fn entry(name: &str, sim: &genesys_cloud_sim::SimHandle, secret: &str) -> Value 
 }
 
 fn file(entries: &[Value]) -> String {
-    let schemas = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let schemas = workspace().join("schemas");
     let mut text = format!(
         "schemas_dir: {}\nkafka:\n  bootstrap_servers: embedded\n  embedded_partitions: 4\n  offsets:\n    flush_interval: 1s\n\
          schema_registry:\n  url: embedded\napi:\n  listen: 127.0.0.1:0\nconnectors:\n",
@@ -42,23 +41,14 @@ fn file(entries: &[Value]) -> String {
     text
 }
 
+/// The status of connector `name` of the runtime at `base` (`null` while it does not answer).
 async fn status(base: &str, name: &str) -> Value {
-    match reqwest::get(format!("{base}/connectors/{name}/status")).await {
-        Ok(r) => r.json().await.unwrap_or(Value::Null),
-        Err(_) => Value::Null,
-    }
+    get_json(&format!("{base}/connectors/{name}/status")).await
 }
 
+/// Waits until the status of connector `name` satisfies `check`, up to `timeout`.
 async fn wait_status(base: &str, name: &str, what: &str, timeout: Duration, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let s = status(base, name).await;
-        if check(&s) {
-            return s;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{name}: no {what} within {timeout:?}: {s:#}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_json(&format!("{base}/connectors/{name}/status"), &format!("{name}: {what}"), timeout, check).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,16 +75,13 @@ async fn a_failing_tenant_never_slows_the_others() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("config.yaml");
         std::fs::write(&path, file(&entries)).expect("config written");
-        let loaded = tributary::validate::validate_file(&path, &NoEnv, &plugins()).expect("valid config");
+        let loaded = tributary::validate::validate_file(&path, &NoEnv, &genesys_plugins()).expect("valid config");
         let options = StartOptions {
-            backoff: Backoff {
-                initial: Duration::from_millis(200),
-                max: Duration::from_secs(2),
-                reset_after: Duration::from_secs(60),
-            },
+            backoff: fast_backoff(),
             source: Some(ConfigSource { path: path.clone(), env: Arc::new(NoEnv) }),
         };
-        let runtime = Runtime::start_with_options(&loaded.config, plugins(), options).await.expect("runtime starts");
+        let runtime =
+            Runtime::start_with_options(&loaded.config, genesys_plugins(), options).await.expect("runtime starts");
         let base = format!("http://{}", runtime.rest_addr.expect("api"));
 
         wait_status(&base, "alpha", "health", Duration::from_secs(30), |s| {

@@ -3,8 +3,6 @@
 //! restart resumes from what compaction left; a SIGKILLed `tributary run` resumes from its
 //! committed offsets; Confluent's Python consumer reads what Tributary wrote.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,9 +16,11 @@ use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
 use tributary::schema_registry::{EmbeddedRegistry, EmbeddedRegistryConfig};
 use tributary::state::State;
+use tributary_test_support::{
+    broker::Broker, cli::*, datagen::*, python::*, registry::*, runtime::*, topics::*, wait::*, workspace, write_file,
+};
 
-use common::broker::Broker;
-use common::*;
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -160,15 +160,6 @@ async fn the_offsets_topic_is_compacted_for_real_and_a_restart_resumes_from_what
     tokio::time::timeout(WAIT, rt.shutdown()).await.expect("shutdown in time");
 }
 
-/// The committed `seq` of each generator of `connector` in `topic`.
-async fn committed_seqs_in(bootstrap: &str, topic: &str, connector: &str) -> BTreeMap<String, i64> {
-    stored_offsets(bootstrap, topic, connector)
-        .await
-        .into_iter()
-        .map(|(p, o)| (p.get_str("generator").expect("generator partition").to_owned(), seq_of(Some(&o)).expect("seq")))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_run_resumes_from_its_committed_offsets() {
     let broker = Broker::shared();
@@ -183,11 +174,11 @@ async fn a_sigkilled_run_resumes_from_its_committed_offsets() {
     let text = format!(
         "{}schemas_dir: {}\n",
         yaml(&bootstrap, &registry.url(), "offsets.killed", connector),
-        repo().join("schemas").display()
+        workspace().join("schemas").display()
     );
-    let path = write_temp(dir.path(), "config.yaml", &text);
+    let path = write_file(dir.path(), "config.yaml", &text);
 
-    let mut first = RunningCli::start(&path);
+    let mut first = RunningCli::start(TRIBUTARY, &path);
     first.wait_for_log("connector started", WAIT);
     wait_for(WAIT, "committed offsets past seq 300", || {
         let bootstrap = bootstrap.clone();
@@ -201,7 +192,7 @@ async fn a_sigkilled_run_resumes_from_its_committed_offsets() {
     first.wait_exit(WAIT);
     let at_kill = committed_seqs_in(&bootstrap, "offsets.killed", "killed").await;
 
-    let mut second = RunningCli::start(&path);
+    let mut second = RunningCli::start(TRIBUTARY, &path);
     second.wait_for_log("connector started", WAIT);
     wait_for(WAIT, "the second run to commit 300 more", || {
         let (bootstrap, at_kill) = (bootstrap.clone(), at_kill.clone());
@@ -212,7 +203,7 @@ async fn a_sigkilled_run_resumes_from_its_committed_offsets() {
     })
     .await;
     second.signal("TERM");
-    assert_eq!(second.wait_exit(WAIT).code(), Some(0), "{}", second.stderr());
+    assert_eq!(second.wait_exit(WAIT).code(), Some(0), "{}", second.output());
     let last = committed_seqs_in(&bootstrap, "offsets.killed", "killed").await;
 
     let minimum: i64 = last.values().map(|s| s + 1).sum();

@@ -4,16 +4,19 @@
 //! committed past what Kafka acknowledged, and once it is back every record arrives exactly once
 //! (idempotent producer) and the offsets move on.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
 use tributary::state::State;
-
-use common::broker::{Broker, Listeners};
-use common::*;
+use tributary_test_support::{
+    broker::{Broker, Listeners},
+    datagen::*,
+    registry::*,
+    runtime::*,
+    topics::*,
+    wait::*,
+};
 
 const WAIT: Duration = Duration::from_secs(90);
 /// librdkafka's queue bound for this test's producer.

@@ -4,8 +4,6 @@
 //! the broker does not enable each fail with the cause named (by `run` and by `check`), without
 //! the secret in the output; and a tenant with bad credentials fails alone.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -15,10 +13,19 @@ use tributary::avro::Decoder;
 use tributary::config::{Properties, PropertyValue};
 use tributary::runtime::Runtime;
 use tributary::state::State;
+use tributary_test_support::{
+    broker::{Broker, PLAIN_USER, SCRAM_USER},
+    cli::*,
+    datagen::*,
+    registry::*,
+    runtime::*,
+    token_endpoint::{TokenEndpoint, unsecured_jwt},
+    topics::*,
+    wait::*,
+    workspace, write_file,
+};
 
-use common::broker::{Broker, PLAIN_USER, SCRAM_USER};
-use common::token_endpoint::{TokenEndpoint, unsecured_jwt};
-use common::*;
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
 const WAIT: Duration = Duration::from_secs(60);
 const WRONG_PASSWORD: &str = "not-the-password-9d1c";
@@ -55,9 +62,9 @@ fn security_with(broker: &Broker, way: &str, token_url: Option<&str>) -> (String
         other => panic!("no way in called {other}"),
     };
     let bootstrap = match way {
-        "ssl" => broker.ssl_bootstrap(),
-        "mtls" => broker.mtls_bootstrap(),
-        _ => broker.sasl_ssl_bootstrap(),
+        "ssl" => broker.secured_bootstrap("ssl"),
+        "mtls" => broker.secured_bootstrap("mtls"),
+        _ => broker.secured_bootstrap("sasl_ssl"),
     };
     (bootstrap, pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
@@ -83,7 +90,7 @@ fn properties(pairs: &[(String, String)]) -> Properties {
 }
 
 fn client(bootstrap: &str, pairs: &[(String, String)]) -> ClientConfig {
-    tributary::runtime::client_config(bootstrap, &properties(pairs))
+    tributary::clients::client_config(bootstrap, &properties(pairs))
 }
 
 async fn committed_over(
@@ -92,18 +99,7 @@ async fn committed_over(
     topic: &str,
     connector: &str,
 ) -> BTreeMap<String, i64> {
-    let base = client(bootstrap, pairs);
-    let topic = topic.to_owned();
-    let stored =
-        tokio::task::spawn_blocking(move || tributary::offsets::read_to_end(&base, &topic, Duration::from_secs(60)))
-            .await
-            .expect("reader thread")
-            .expect("the offsets topic reads over the secured listener");
-    stored
-        .for_connector(connector)
-        .into_iter()
-        .map(|(p, o)| (p.get_str("generator").expect("generator").to_owned(), seq_of(Some(&o)).expect("seq")))
-        .collect()
+    generator_seqs(stored_offsets_with(client(bootstrap, pairs), topic, connector).await)
 }
 
 /// Datagen writes 150 records per generator through `way`; the records and the committed offsets
@@ -136,8 +132,7 @@ connectors:
     })
     .await;
     let messages =
-        consume_with(client(&bootstrap, &pairs), &topic, None, |m| m.len() >= 300, Duration::from_millis(500), WAIT)
-            .await;
+        consume(client(&bootstrap, &pairs), &topic, None, |m| m.len() >= 300, Duration::from_millis(500), WAIT).await;
     let decoder = Decoder::new(registry(&rt.registry_url));
     let values: Vec<_> = decode_all(&decoder, &messages).await.into_iter().map(|(_, v)| v).collect();
     assert_exactly(&seqs_by_generator(&values), 2, 150);
@@ -184,15 +179,15 @@ connectors:
   - {{name: gen, class: datagen, topic: refused.records, generators: 1, count: 10}}
 "#,
         props = flow(pairs),
-        schemas = repo().join("schemas").display()
+        schemas = workspace().join("schemas").display()
     );
-    write_temp(dir, "config.yaml", &text)
+    write_file(dir, "config.yaml", &text)
 }
 
 /// `tributary check --config PATH`, off the async workers.
 async fn check_cli(path: std::path::PathBuf) -> CliOutput {
     tokio::task::spawn_blocking(move || {
-        cli(&["check", "--config", path.to_str().expect("utf-8 path")], Duration::from_secs(90))
+        cli(TRIBUTARY, &["check", "--config", path.to_str().expect("utf-8 path")], Duration::from_secs(90))
     })
     .await
     .expect("cli thread")
@@ -273,7 +268,8 @@ fn run_names_why_the_broker_refused_it() {
             std::fs::create_dir_all(&case_dir).expect("case dir");
             let path = cli_config(&case_dir, &bootstrap, &pairs);
             std::thread::spawn(move || {
-                let out = cli(&["run", "--config", path.to_str().expect("utf-8 path")], Duration::from_secs(90));
+                let out =
+                    cli(TRIBUTARY, &["run", "--config", path.to_str().expect("utf-8 path")], Duration::from_secs(90));
                 (case, cause, out)
             })
         })

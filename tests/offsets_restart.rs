@@ -1,8 +1,6 @@
 //! Offsets survive a restart: a restarted task is handed exactly what is in the offsets topic, and
 //! datagen continues at the next seq, with no gap and (after a graceful stop) no duplicate.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -10,8 +8,7 @@ use rdkafka::Message;
 use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
 use tributary::state::State;
-
-use common::*;
+use tributary_test_support::{datagen::*, registry::*, runtime::*, topics::*, wait::*};
 
 const WAIT: Duration = Duration::from_secs(30);
 

@@ -3,8 +3,6 @@
 //! written transactionally (Connect's exactly-once source support ends it with a commit marker,
 //! which is an offset no consumer ever receives) still reads to its end at once.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::DefaultProducerContext;
@@ -12,7 +10,7 @@ use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use tributary::api::{SourceOffset, SourcePartition};
 use tributary::kafka::EmbeddedKafka;
 use tributary::offsets::{format, read_to_end};
-use tributary::runtime::client_config;
+use tributary::clients::client_config;
 
 fn producer(bootstrap: &str, transactional: bool) -> ThreadedProducer<DefaultProducerContext> {
     let mut config = client_config(bootstrap, &Default::default());

@@ -5,14 +5,11 @@
 //! Needs the project's Python environment (`.venv`), which `.ci/run` creates; `TRIBUTARY_PYTHON`
 //! points at another interpreter; `TRIBUTARY_SKIP_PYTHON=1` skips loudly.
 
-mod common;
-
 use std::time::Duration;
 
 use tributary::runtime::Runtime;
 use tributary::state::State;
-
-use common::*;
+use tributary_test_support::{datagen::*, python::*, registry::*, runtime::*};
 
 const SEED: u64 = 99;
 const COUNT: i64 = 200;

@@ -3,17 +3,17 @@
 //! token endpoint (a small server in this test), fetch a new one when the registry answers 401,
 //! and a refused client fails with a message that names the client but never the secret.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::token_endpoint::TokenEndpoint;
 use tributary::oauth::{ClientCredentials, TokenError};
 use tributary::schema_registry::{
     BearerAuth, EmbeddedRegistry, EmbeddedRegistryConfig, EmbeddedRegistryHandle, RegistryClient, RegistryConfig,
     RegistryError, RetryPolicy, Secret,
 };
+use tributary_test_support::{cli::*, token_endpoint::TokenEndpoint, workspace, write_file};
+
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
 
 const SCHEMA: &str = r#"{"type":"record","name":"Order","namespace":"shop","fields":[{"name":"id","type":"string"}]}"#;
 const CLIENT_SECRET: &str = "client-secret-5b2e";
@@ -100,15 +100,15 @@ async fn check_passes_with_client_credentials_and_names_a_refused_client_without
              connectors:\n  - {{name: gen, class: datagen, topic: bearer.records}}\n",
             registry.url(),
             endpoint.url,
-            common::repo().join("schemas").display()
+            workspace().join("schemas").display()
         );
-        common::write_temp(dir.path(), name, &text)
+        write_file(dir.path(), name, &text)
     };
     let good = file("good.yaml", CLIENT_SECRET);
     let bad = file("bad.yaml", "not-the-secret-77");
     let (good, bad) = tokio::task::spawn_blocking(move || {
         let run = |path: &std::path::Path| {
-            common::cli(&["check", "--config", path.to_str().expect("utf-8")], Duration::from_secs(60))
+            cli(TRIBUTARY, &["check", "--config", path.to_str().expect("utf-8")], Duration::from_secs(60))
         };
         (run(&good), run(&bad))
     })

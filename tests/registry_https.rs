@@ -4,17 +4,13 @@
 //! `SchemaRegistryClient` and `AvroDeserializer` read them back over https, and a registry whose
 //! CA is not trusted is refused with the cause and the fix.
 
-mod common;
-
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use tributary::runtime::Runtime;
 use tributary::schema_registry::RegistryError;
 use tributary::state::State;
-
-use common::apicurio::Apicurio;
-use common::*;
+use tributary_test_support::{apicurio::Apicurio, datagen::*, python::*, runtime::*, wait::*};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -41,7 +37,7 @@ async fn schemas_registered_over_https_are_read_back_by_confluents_python_client
     ));
     let rt = Runtime::start_with(&cfg, datagen_plugins(), fast_backoff()).await.expect("runtime starts");
     rt.supervisor.wait_for("gen", WAIT, |s| s.state == State::Running).await.expect("running");
-    let client = tributary::runtime::registry_client(&cfg.schema_registry, &apicurio.url()).expect("client");
+    let client = tributary::clients::registry_client(&cfg.schema_registry, &apicurio.url()).expect("client");
     let schema_id = wait_for(WAIT, "the schema registered in Apicurio", || {
         let client = client.clone();
         async move { client.latest("https.records-value").await.ok().map(|v| v.id) }
@@ -64,7 +60,7 @@ async fn a_registry_whose_ca_is_not_trusted_is_refused_with_the_fix() {
             None => format!("kafka: {{bootstrap_servers: embedded}}\nschema_registry: {{url: {}}}\n", apicurio.url()),
         };
         let cfg = config(&text);
-        let client = tributary::runtime::registry_client(&cfg.schema_registry, &apicurio.url()).expect("client");
+        let client = tributary::clients::registry_client(&cfg.schema_registry, &apicurio.url()).expect("client");
         let started = std::time::Instant::now();
         let error = client.subjects().await.expect_err("an untrusted certificate is refused");
         assert!(matches!(error, RegistryError::Tls { .. }), "{error:?}");

@@ -7,7 +7,6 @@
 //! `TRIBUTARY_SKIP_PYTHON=1` the test is skipped (loudly) instead of failing.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use serde_json::json;
 use tributary::api::RecordValue;
 use tributary::avro::{Decoder, Encoder, EncoderOptions, Schemas};
 use tributary::schema_registry::{EmbeddedRegistry, RegistryClient, RegistryConfig};
+use tributary_test_support::python::{python_or_skip, run_script, script};
 
 /// The same record as `SCHEMA` in the Python script.
 const SCHEMA: &str = r#"{
@@ -73,27 +73,9 @@ struct Conversation {
     live: bool,
 }
 
-fn python() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("TRIBUTARY_PYTHON") {
-        return Some(PathBuf::from(path));
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    venv.exists().then_some(venv)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluent_python_client_agrees_with_the_embedded_registry_and_our_framing() {
-    let Some(python) = python() else {
-        if std::env::var("TRIBUTARY_SKIP_PYTHON").as_deref() == Ok("1") {
-            eprintln!("\n*** SKIPPED: registry interop with Confluent's Python client (TRIBUTARY_SKIP_PYTHON=1) ***\n");
-            return;
-        }
-        panic!(
-            "no Python environment for the registry interop test: run `.ci/run` (it creates .venv with \
-             tests/python/requirements.txt), set TRIBUTARY_PYTHON to an interpreter with confluent-kafka, \
-             or set TRIBUTARY_SKIP_PYTHON=1 to skip"
-        );
-    };
+    let Some(python) = python_or_skip("registry interop with Confluent's Python client") else { return };
 
     let registry = EmbeddedRegistry::start("127.0.0.1:0".parse().expect("addr")).await.expect("registry starts");
     let mut config = RegistryConfig::new(registry.url());
@@ -127,13 +109,9 @@ async fn confluent_python_client_agrees_with_the_embedded_registry_and_our_frami
         .expect("encoded");
     let hex: String = ours.iter().map(|b| format!("{b:02x}")).collect();
 
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/registry_client.py");
-    let mut command = tokio::process::Command::new(&python);
-    command.arg(&script).arg(registry.url()).arg(&hex).arg(expected.to_string()).kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
-        .await
-        .expect("the Python client finished within 120 s")
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let args = [registry.url(), hex, expected.to_string()];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run_script(&python, &script("registry_client.py"), &args, &[], Duration::from_secs(120)).await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "Python client failed ({}):\n{stdout}\n{stderr}", output.status);

@@ -2,16 +2,14 @@
 //! connectors start, removed ones stop with their offsets flushed, changed ones restart,
 //! untouched ones keep running without a restart; an invalid file changes nothing.
 
-mod rest_common;
-
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use rest_common::*;
 use serde_json::{Value, json};
 use tributary::api::SourcePartition;
 use tributary::offsets::read_to_end;
-use tributary::runtime::client_config;
+use tributary::clients::client_config;
+use tributary_test_support::rest::*;
 
 const KEEP: &str = "  - {name: keep, class: datagen, topic: keep.records, rate: 100, record_bytes: 100}\n";
 const GONE: &str = "  - {name: gone, class: datagen, topic: gone.records, rate: 100, record_bytes: 100}\n";

@@ -1,14 +1,12 @@
 //! The REST API over real HTTP against a real runtime (embedded broker and registry): listing,
 //! info, status, state changes, the offsets lifecycle, plugins and validation, error shapes.
 
-mod rest_common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use rest_common::*;
 use serde_json::{Value, json};
+use tributary_test_support::{rest::*, wait::wait_for};
 
 fn names(body: &Value) -> Vec<String> {
     body.as_array().expect("a list").iter().map(|v| v.as_str().expect("a name").to_owned()).collect()
@@ -171,7 +169,7 @@ async fn offsets_lifecycle_stop_read_patch_resume() {
     h.wait_committed("gen").await;
 
     // Reading works while running.
-    let running = wait_for("committed offsets visible", || async {
+    let running = wait_for(WAIT, "committed offsets visible", || async {
         let (code, body) = h.get("/connectors/gen/offsets").await;
         (code == StatusCode::OK && seq_of(&body, "0").is_some()).then_some(body)
     })

@@ -1,12 +1,10 @@
 //! The optional bearer token: every endpoint but `/health` needs it when `api.token` is set.
 
-mod rest_common;
-
 use std::collections::HashMap;
 
 use reqwest::{Method, StatusCode, header};
-use rest_common::*;
 use serde_json::json;
+use tributary_test_support::rest::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_but_health_needs_the_token() {

@@ -2,11 +2,9 @@
 //! after records flow, state gauges, and readiness flipping with a failed, stopped, fixed and
 //! degraded connector.
 
-mod rest_common;
-
 use reqwest::{Method, StatusCode};
-use rest_common::*;
 use serde_json::Value;
+use tributary_test_support::{rest::*, wait::wait_for};
 
 async fn ready(h: &Harness) -> (StatusCode, Value) {
     h.get("/ready").await
@@ -31,7 +29,7 @@ async fn metrics_and_readiness() {
 
     // Counters after records flow and offsets are committed.
     h.wait_committed("good").await;
-    let text = wait_for("produced and committed counters", || async {
+    let text = wait_for(WAIT, "produced and committed counters", || async {
         let text = h.metrics().await;
         let produced = sample(&text, "tributary_records_produced_total", &[("connector", "good")]).unwrap_or(0.0);
         let commits = sample(&text, "tributary_offset_commits_total", &[("connector", "good")]).unwrap_or(0.0);
@@ -77,7 +75,7 @@ async fn metrics_and_readiness() {
         &format!("{good}  - {{name: flaky, class: probe, topic: flaky.records, degraded: channel lost}}\n"),
     ));
     assert_eq!(h.call(Method::POST, "/reload", None).await.0, StatusCode::OK);
-    let body = wait_for("not ready because degraded", || async {
+    let body = wait_for(WAIT, "not ready because degraded", || async {
         let (code, body) = ready(&h).await;
         let degraded = body["reasons"][0].as_str().is_some_and(|r| r.contains("degraded: channel lost"));
         (code == StatusCode::SERVICE_UNAVAILABLE && degraded).then_some(body)
@@ -93,7 +91,7 @@ async fn metrics_and_readiness() {
     assert_eq!(ready(&h).await.0, StatusCode::SERVICE_UNAVAILABLE);
     h.rewrite(&config_text("", &format!("{good}  - {{name: flaky, class: probe, topic: flaky.records}}\n")));
     assert_eq!(h.call(Method::POST, "/reload", None).await.0, StatusCode::OK);
-    wait_for("ready again", || async { (ready(&h).await.0 == StatusCode::OK).then_some(()) }).await;
+    wait_for(WAIT, "ready again", || async { (ready(&h).await.0 == StatusCode::OK).then_some(()) }).await;
     let text = h.metrics().await;
     assert_eq!(sample(&text, "tributary_connector_state", &[("connector", "flaky"), ("state", "RUNNING")]), Some(1.0));
     assert_eq!(sample(&text, "tributary_connector_starts_total", &good_label), Some(1.0), "good was never restarted");

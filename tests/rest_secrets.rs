@@ -3,16 +3,14 @@
 //! API answer or the metrics, even when a connector quotes its own secret in its status and its
 //! failure, and when a rejected config quotes a secret value in a type error.
 
-mod rest_common;
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use reqwest::{Method, StatusCode};
-use rest_common::*;
 use serde_json::json;
 use tracing_subscriber::layer::SubscriberExt;
+use tributary_test_support::rest::*;
 
 /// Log lines, captured from every thread.
 #[derive(Clone, Default)]

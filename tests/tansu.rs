@@ -5,8 +5,6 @@
 //! of failing when it is missing. Consumers assign partitions by hand: tansu's group joins take
 //! about 20 s.
 
-mod common;
-
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -20,8 +18,7 @@ use tributary::avro::Decoder;
 use tributary::datagen::FillerPool;
 use tributary::runtime::{Runtime, StartError};
 use tributary::state::State;
-
-use common::*;
+use tributary_test_support::{datagen::*, registry::*, runtime::*, topics::*, wait::*};
 
 const WAIT: Duration = Duration::from_secs(30);
 

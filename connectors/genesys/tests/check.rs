@@ -2,16 +2,18 @@
 //! leaves nothing subscribed; a refused client, an unreachable login host, an unknown queue and a
 //! rejected topic are each named, with a fix; no check text ever holds the secret.
 
-mod connector_support;
-
 use std::time::Duration;
 
-use connector_support::{bounded, connector_config, sim_config, start_sim};
 use genesys_cloud_sim::{QueueSpec, SimConfig};
 use serde_json::{Value, json};
 use tributary_connector_api::{Check, DynConnector, Outcome};
 use tributary_genesys::GenesysCloud;
 use tributary_genesys::check::names;
+use tributary_test_support::{
+    genesys::connector_config,
+    simulator::{sim_config, start_sim},
+    wait::bounded,
+};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -50,7 +52,7 @@ fn quiet(cfg: SimConfig) -> SimConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_checks_pass_with_good_credentials_and_nothing_stays_subscribed() {
     bounded(LIMIT, async {
-        let sim = start_sim(quiet(sim_config(60.0, 3, 0.0))).await;
+        let sim = start_sim(quiet(sim_config(60.0, 3, 0.0, 7))).await;
         let config = connector_config(&sim);
         let checks = run(&config).await;
         let all: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
@@ -93,7 +95,7 @@ async fn all_checks_pass_with_good_credentials_and_nothing_stays_subscribed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_secret_fails_the_token_check_and_skips_the_rest() {
     bounded(LIMIT, async {
-        let sim = start_sim(quiet(sim_config(60.0, 2, 0.0))).await;
+        let sim = start_sim(quiet(sim_config(60.0, 2, 0.0, 7))).await;
         let mut config = connector_config(&sim);
         let wrong = "not-the-secret-7f3a";
         config["client_secret"] = json!(wrong);
@@ -117,7 +119,7 @@ async fn a_wrong_secret_fails_the_token_check_and_skips_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_login_host_is_named() {
     bounded(LIMIT, async {
-        let sim = start_sim(quiet(sim_config(60.0, 1, 0.0))).await;
+        let sim = start_sim(quiet(sim_config(60.0, 1, 0.0, 7))).await;
         // A port nothing listens on any more.
         let closed = {
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -138,7 +140,7 @@ async fn an_unreachable_login_host_is_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_queue_id_is_named() {
     bounded(LIMIT, async {
-        let sim = start_sim(quiet(sim_config(60.0, 2, 0.0))).await;
+        let sim = start_sim(quiet(sim_config(60.0, 2, 0.0, 7))).await;
         let mut config = connector_config(&sim);
         let unknown = "00000000-0000-4000-8000-00000000dead";
         let mut ids = sim.queue_ids();
@@ -161,7 +163,7 @@ async fn an_unknown_queue_id_is_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_selector_says_how_many_queues_it_selects() {
     bounded(LIMIT, async {
-        let mut cfg = quiet(sim_config(60.0, 0, 0.0));
+        let mut cfg = quiet(sim_config(60.0, 0, 0.0, 7));
         cfg.queues.named = ["Support EMEA", "Support APAC", "Sales"]
             .iter()
             .map(|n| QueueSpec { name: (*n).into(), id: None })
@@ -182,7 +184,7 @@ async fn a_rejected_topic_is_named_with_its_missing_permission() {
     bounded(LIMIT, async {
         let forbidden = "11111111-2222-4333-8444-555555555555";
         let allowed = "66666666-7777-4888-9999-000000000000";
-        let mut cfg = quiet(sim_config(60.0, 0, 0.0));
+        let mut cfg = quiet(sim_config(60.0, 0, 0.0, 7));
         cfg.queues.named = vec![
             QueueSpec { name: "Allowed".into(), id: Some(allowed.into()) },
             QueueSpec { name: "Forbidden".into(), id: Some(forbidden.into()) },

@@ -1,15 +1,18 @@
 //! The connector against the simulated org: every fault is survived on its own, the cause is
 //! named in status, and — judged by the simulator's ground truth — nothing is missing.
 
-mod connector_support;
-
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use connector_support::*;
 use genesys_cloud_sim::{BadFrameKind, EndpointClass, Fault, Target};
 use serde_json::json;
 use tributary_connector_api::{Health, TaskError};
+use tributary_test_support::{
+    clock::now_ms,
+    connector_task::*,
+    simulator::{sim_config, start_sim},
+    wait::bounded,
+};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -49,7 +52,7 @@ async fn settle_and_verify(h: &Harness, from_ms: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_is_survived_and_named() {
     bounded(LIMIT, async {
-        let mut h = Harness::start(sim_config(60.0, 3, 40.0), |_| {}).await;
+        let mut h = Harness::start(sim_config(60.0, 3, 40.0, 7), |_| {}).await;
         h.wait_for("a healthy channel", Duration::from_secs(10), healthy).await;
         let from_ms = now_ms();
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -121,7 +124,7 @@ fn generated_ids(h: &Harness, from_ms: i64, to_ms: i64) -> BTreeSet<String> {
 async fn planned_rollovers_lose_no_snapshot() {
     bounded(LIMIT, async {
         // Channels live 10 protocol minutes (10 s real): they roll over before expiry.
-        let mut sim = sim_config(60.0, 2, 60.0);
+        let mut sim = sim_config(60.0, 2, 60.0, 7);
         sim.notifications.channel_lifetime = Duration::from_secs(600);
         let mut h = Harness::start(sim, |c| c["backfill"]["enabled"] = json!(false)).await;
         h.wait_for("a healthy channel", Duration::from_secs(10), healthy).await;
@@ -149,7 +152,7 @@ async fn planned_rollovers_lose_no_snapshot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_frozen_watermark_is_the_last_covered_moment() {
     bounded(LIMIT, async {
-        let mut h = Harness::start(sim_config(60.0, 2, 30.0), |c| c["backfill"]["enabled"] = json!(false)).await;
+        let mut h = Harness::start(sim_config(60.0, 2, 30.0, 7), |c| c["backfill"]["enabled"] = json!(false)).await;
         h.wait_for("a healthy channel", Duration::from_secs(10), healthy).await;
         let queue = h.sim.queue_ids()[0].clone();
         h.wait_for("the watermark to advance", Duration::from_secs(5), |h| h.watermark(&queue).is_some()).await;
@@ -177,7 +180,7 @@ async fn the_frozen_watermark_is_the_last_covered_moment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limits_and_server_errors_on_channel_creation_are_retried() {
     bounded(LIMIT, async {
-        let sim = start_sim(sim_config(60.0, 2, 20.0)).await;
+        let sim = start_sim(sim_config(60.0, 2, 20.0, 7)).await;
         sim.inject(Fault::RateLimitBurst {
             count: Some(3),
             duration: None,
@@ -206,7 +209,7 @@ async fn rate_limits_and_server_errors_on_channel_creation_are_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_a_thousand_queues_use_several_channels() {
     bounded(LIMIT, async {
-        let mut h = Harness::start(sim_config(60.0, 1500, 30.0), |_| {}).await;
+        let mut h = Harness::start(sim_config(60.0, 1500, 30.0, 7), |_| {}).await;
         h.wait_for("two healthy channels", Duration::from_secs(30), |h| healthy(h) && h.channel_ids().len() == 2).await;
         let topics: Vec<u64> = h.status().detail["channels"]
             .as_array()
@@ -224,7 +227,7 @@ async fn more_than_a_thousand_queues_use_several_channels() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_frames_are_counted_never_fatal() {
     bounded(LIMIT, async {
-        let mut h = Harness::start(sim_config(60.0, 2, 20.0), |_| {}).await;
+        let mut h = Harness::start(sim_config(60.0, 2, 20.0, 7), |_| {}).await;
         h.wait_for("a healthy channel", Duration::from_secs(10), healthy).await;
         for frame in
             [BadFrameKind::InvalidJson, BadFrameKind::UnknownTopic, BadFrameKind::Oversized, BadFrameKind::Binary]
@@ -247,7 +250,8 @@ async fn bad_frames_are_counted_never_fatal() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_credentials_fail_clearly_without_the_secret() {
     bounded(LIMIT, async {
-        let mut h = Harness::start(sim_config(60.0, 1, 0.0), |c| c["client_secret"] = json!("not-the-secret-42")).await;
+        let mut h =
+            Harness::start(sim_config(60.0, 1, 0.0, 7), |c| c["client_secret"] = json!("not-the-secret-42")).await;
         let result = h.join().await;
         let Err(TaskError::Fatal(reason)) = result else { panic!("expected a fatal error, got {result:?}") };
         assert!(reason.contains("tributary-sim"), "names the client: {reason}");
@@ -260,7 +264,7 @@ async fn bad_credentials_fail_clearly_without_the_secret() {
 async fn a_new_token_rolls_channels_over_without_a_gap() {
     bounded(LIMIT, async {
         // Tokens live 300 protocol seconds (5 s real): refreshed at 80 %, channels follow.
-        let mut sim = sim_config(60.0, 2, 40.0);
+        let mut sim = sim_config(60.0, 2, 40.0, 7);
         sim.clients[0].token_lifetime = Duration::from_secs(300);
         let mut h = Harness::start(sim, |c| c["backfill"]["enabled"] = json!(false)).await;
         h.wait_for("a healthy channel", Duration::from_secs(10), healthy).await;
@@ -285,10 +289,10 @@ async fn a_new_token_rolls_channels_over_without_a_gap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejected_topics_are_named_in_status_and_the_rest_is_covered() {
     bounded(LIMIT, async {
-        let probe = genesys_cloud_sim::Simulator::start(sim_config(60.0, 3, 20.0)).await.expect("probe");
+        let probe = genesys_cloud_sim::Simulator::start(sim_config(60.0, 3, 20.0, 7)).await.expect("probe");
         let forbidden = probe.queue_ids()[2].clone();
         probe.shutdown().await;
-        let mut sim = sim_config(60.0, 3, 20.0);
+        let mut sim = sim_config(60.0, 3, 20.0, 7);
         sim.clients[0].forbidden_queue_ids = vec![forbidden.clone()];
         let mut h = Harness::start(sim, |_| {}).await;
         h.wait_for("a healthy channel", Duration::from_secs(10), |h| !h.channel_ids().is_empty()).await;
@@ -313,7 +317,7 @@ async fn rejected_topics_are_named_in_status_and_the_rest_is_covered() {
 async fn a_backfill_ends_while_live_traffic_outgrows_the_request_budget() {
     bounded(LIMIT, async {
         // 60 conversations a second arrive; the connector may page 1 request a second, 20 rows each.
-        let sim = start_sim(sim_config(60.0, 3, 60.0)).await;
+        let sim = start_sim(sim_config(60.0, 3, 60.0, 7)).await;
         let gap_from = now_ms();
         tokio::time::sleep(Duration::from_secs(2)).await;
         let stored: HashMap<String, i64> = sim.queue_ids().into_iter().map(|q| (q, gap_from)).collect();

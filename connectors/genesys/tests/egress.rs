@@ -3,21 +3,24 @@
 //! deliver every conversation through it, REST and WebSocket alike; a proxy that wants other
 //! credentials (407) is named in the error.
 
-mod connector_support;
-mod proxy_support;
-
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use connector_support::{Harness, bounded, now_ms, sim_config, start_sim};
-use proxy_support::{Mode, TestProxy};
 use serde_json::json;
 use tributary_connector_api::{DynConnector, Health, Outcome};
 use tributary_genesys::GenesysCloud;
 use tributary_genesys::check::names;
 use tributary_genesys::net::{Egress, ProxyUrl};
 use tributary_genesys::socket::{self, OpenError, SocketSettings};
+use tributary_test_support::{
+    clock::now_ms,
+    connector_task::Harness,
+    genesys::connector_config,
+    proxy::{Mode, TestProxy},
+    simulator::{sim_config, start_sim},
+    wait::bounded,
+};
 
 const LIMIT: Duration = Duration::from_secs(120);
 const HIDDEN_HOST: &str = "genesys.invalid";
@@ -31,7 +34,7 @@ fn mapped() -> HashMap<String, IpAddr> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connector_delivers_events_only_through_the_proxy() {
     bounded(LIMIT, async {
-        let mut cfg = sim_config(60.0, 3, 40.0);
+        let mut cfg = sim_config(60.0, 3, 40.0, 7);
         cfg.listen.advertised_host = Some(HIDDEN_HOST.into());
         let sim = start_sim(cfg).await;
         assert!(sim.api_base_url().starts_with(&format!("http://{HIDDEN_HOST}:")), "{}", sim.api_base_url());
@@ -86,12 +89,12 @@ async fn the_connector_delivers_events_only_through_the_proxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_passes_through_the_proxy_and_names_it() {
     bounded(LIMIT, async {
-        let mut cfg = sim_config(60.0, 2, 0.0);
+        let mut cfg = sim_config(60.0, 2, 0.0, 7);
         cfg.traffic.enabled = false;
         cfg.listen.advertised_host = Some(HIDDEN_HOST.into());
         let sim = start_sim(cfg).await;
         let proxy = TestProxy::start(Mode::Forward { hosts: mapped(), credentials: None }).await;
-        let mut config = connector_support::connector_config(&sim);
+        let mut config = connector_config(&sim);
         config["proxy"] = json!(proxy.url());
         let checks = DynConnector::check(&GenesysCloud::new(), &config).await;
         for c in &checks {

@@ -4,8 +4,6 @@
 //! TLS-inspecting proxy). The servers are tiny stand-ins on 127.0.0.1 under a name that does not
 //! resolve; only the test proxy knows it.
 
-mod proxy_support;
-
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -20,7 +18,6 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName};
 use openssl::x509::{X509, X509NameBuilder};
-use proxy_support::{Mode, TestProxy};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_native_tls::TlsAcceptor;
@@ -30,13 +27,13 @@ use tributary_genesys::auth::{AuthConfig, AuthError, TokenSource};
 use tributary_genesys::net::{Egress, ProxyUrl};
 use tributary_genesys::rest::Backoff;
 use tributary_genesys::socket::{self, SocketSettings};
+use tributary_test_support::{
+    proxy::{Mode, TestProxy},
+    wait::bounded,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 const HOST: &str = "genesys.invalid";
-
-async fn bounded<F: std::future::Future<Output = ()>>(f: F) {
-    tokio::time::timeout(LIMIT, f).await.expect("test finished within its time limit");
-}
 
 fn new_key() -> PKey<Private> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("curve");
@@ -195,7 +192,7 @@ fn socket_settings(egress: Egress) -> SocketSettings {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_and_wss_through_the_proxy_trust_the_ca_file() {
-    bounded(async {
+    bounded(LIMIT, async {
         let (ca, leaf, key) = certificates();
         let tls = acceptor(&leaf, &key);
         let token_addr = token_server(tls.clone()).await;
@@ -236,7 +233,7 @@ async fn https_and_wss_through_the_proxy_trust_the_ca_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_407_to_an_https_tunnel_names_the_proxy() {
-    bounded(async {
+    bounded(LIMIT, async {
         let proxy = TestProxy::start(Mode::Refuse407).await;
         let egress = Egress::new(Some(ProxyUrl::parse(&proxy.url()).expect("url")), None).expect("egress");
         let err = auth(format!("https://{HOST}"), egress).current().await.expect_err("refused");

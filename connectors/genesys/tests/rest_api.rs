@@ -1,18 +1,16 @@
 //! The typed API calls against the simulator: channels and subscriptions, queue paging, the
 //! analytics details query, async jobs and single conversations.
 
-mod rest_support;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use genesys_cloud_sim::SimConfig;
-use rest_support::*;
 use tributary_genesys::api::{ChannelScope, DetailsQuery, JobQuery, JobState, TopicState};
+use tributary_test_support::{clock::now_ms, genesys_api::*, simulator::*, wait::bounded};
 
 #[tokio::test]
 async fn channels_and_subscriptions() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let mut cfg = quiet(1.0);
         cfg.queues.count = 3;
         let probe = start(cfg.clone()).await;
@@ -73,7 +71,7 @@ async fn channels_and_subscriptions() {
 
 #[tokio::test]
 async fn list_queues_pages_through_everything() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let mut cfg = quiet(1.0);
         cfg.queues.count = 230;
         let sim = start(cfg).await;
@@ -121,7 +119,7 @@ fn conversation_id(row: &serde_json::Value) -> String {
 
 #[tokio::test]
 async fn details_query_pages() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(analytics_org()).await;
         let api = api(&sim);
         let queues = sim.queue_ids();
@@ -165,7 +163,7 @@ async fn details_query_pages() {
 
 #[tokio::test]
 async fn details_job_end_to_end() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(analytics_org()).await;
         let api = api(&sim);
         let queues = sim.queue_ids();
@@ -217,7 +215,7 @@ async fn details_job_end_to_end() {
 
 #[tokio::test]
 async fn get_conversation_found_or_none() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         let api = api(&sim);
         let id = sim.start_conversation(&sim.queue_ids()[0]).expect("conversation");

@@ -1,17 +1,15 @@
 //! The token source against the simulator's OAuth endpoint: fetch, refresh ahead of expiry,
 //! bad credentials, revocation, shared fetches and token-endpoint outages.
 
-mod rest_support;
-
 use std::time::Duration;
 
 use genesys_cloud_sim::{EndpointClass, Fault, Target};
-use rest_support::*;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tributary_connector_api::Secret;
 use tributary_genesys::auth::{AuthError, TokenSource};
 use tributary_genesys::rest::{ErrorClass, RestClient, RestError};
+use tributary_test_support::{genesys_api::*, simulator::*, wait::bounded};
 
 /// A 300 s token lifetime (the shortest Genesys allows) at time scale 100: 3 s real.
 fn short_lived(time_scale: f64) -> genesys_cloud_sim::SimConfig {
@@ -22,7 +20,7 @@ fn short_lived(time_scale: f64) -> genesys_cloud_sim::SimConfig {
 
 #[tokio::test]
 async fn token_is_cached_then_refreshed_before_it_expires() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(short_lived(100.0)).await;
         let source = tokens(auth_config(&sim));
         let mut generations = source.subscribe();
@@ -69,7 +67,7 @@ async fn token_is_cached_then_refreshed_before_it_expires() {
 
 #[tokio::test]
 async fn refresh_lead_moves_the_refresh_earlier() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(short_lived(100.0)).await;
         let mut cfg = auth_config(&sim);
         cfg.refresh_lead = Some(Duration::from_secs(2));
@@ -82,7 +80,7 @@ async fn refresh_lead_moves_the_refresh_earlier() {
 
 #[tokio::test]
 async fn bad_secret_is_fatal_and_names_the_client_but_not_the_secret() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         let secret = "not-the-secret-8f3a1c";
         let mut cfg = auth_config(&sim);
@@ -100,7 +98,7 @@ async fn bad_secret_is_fatal_and_names_the_client_but_not_the_secret() {
         // Through the REST client the same error is fatal too.
         let mut cfg = auth_config(&sim);
         cfg.client_secret = Secret::new(secret);
-        let api = api_with(&sim, cfg, rest_config(&sim));
+        let api = api_with(cfg, rest_config(&sim));
         let err = api.list_queues(None).await.expect_err("no token");
         assert!(matches!(err, RestError::Auth(AuthError::InvalidClient { .. })), "{err:?}");
         assert_eq!(err.class(), ErrorClass::Fatal);
@@ -112,7 +110,7 @@ async fn bad_secret_is_fatal_and_names_the_client_but_not_the_secret() {
 
 #[tokio::test]
 async fn revoked_token_gets_one_refresh_then_succeeds() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         let api = api(&sim);
         let source: TokenSource = api.rest().tokens().clone();
@@ -136,7 +134,7 @@ async fn revoked_token_gets_one_refresh_then_succeeds() {
 
 #[tokio::test]
 async fn concurrent_callers_share_one_fetch() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         let source = tokens(auth_config(&sim));
         let calls: Vec<_> = (0..16)
@@ -175,7 +173,7 @@ async fn concurrent_callers_share_one_fetch() {
 
 #[tokio::test]
 async fn token_endpoint_outage_is_retried() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         sim.inject(Fault::ServerErrorBurst {
             status: 503,
@@ -207,7 +205,7 @@ async fn token_endpoint_outage_is_retried() {
 
 #[tokio::test]
 async fn failed_early_refresh_keeps_the_valid_token() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(short_lived(100.0)).await;
         let source = tokens(auth_config(&sim));
         let first = source.current().await.expect("token");

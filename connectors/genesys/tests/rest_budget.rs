@@ -1,23 +1,21 @@
 //! The tenant's request budget over real HTTP: pacing at the configured rate, and slowing down on
 //! the server's `inin-ratelimit-*` headers before a 429 happens.
 
-mod rest_support;
-
 use std::time::Duration;
 
 use reqwest::Method;
-use rest_support::*;
 use tokio::time::Instant;
 use tributary_genesys::rest::Request;
+use tributary_test_support::{genesys_api::*, simulator::*, wait::bounded};
 
 #[tokio::test]
 async fn n_requests_at_r_per_minute_take_n_over_r_minutes() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         let mut rest = rest_config(&sim);
         rest.budget.requests_per_minute = 120;
         rest.budget.burst = 1;
-        let api = api_with(&sim, auth_config(&sim), rest);
+        let api = api_with(auth_config(&sim), rest);
         // Shared by concurrent callers: 9 requests, the first from the burst, then one every 0.5 s.
         let started = Instant::now();
         let calls: Vec<_> = (0..9)
@@ -42,7 +40,7 @@ async fn n_requests_at_r_per_minute_take_n_over_r_minutes() {
 
 #[tokio::test]
 async fn server_headers_slow_the_budget_before_a_429() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         // The org allows 20 requests per (scaled) minute, one second of real time.
         let mut cfg = quiet(60.0);
         cfg.clients[0].requests_per_minute = 20;

@@ -1,25 +1,23 @@
 //! How the REST client meets 429, 5xx, timeouts and 403 from the simulator.
 
-mod rest_support;
-
 use std::time::Duration;
 
 use genesys_cloud_sim::{EndpointClass, Fault};
 use reqwest::Method;
-use rest_support::*;
 use tokio::time::Instant;
 use tributary_genesys::rest::{ErrorClass, Request, RestError};
+use tributary_test_support::{genesys_api::*, simulator::*, wait::bounded};
 
 #[tokio::test]
 async fn rate_limit_burst_is_waited_out_for_the_whole_tenant() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         // 100 ms between requests after a pause: a 429 is always back before the next request
         // of the tenant leaves.
         let mut rest = rest_config(&sim);
         rest.budget.requests_per_minute = 600;
         rest.budget.burst = 5;
-        let api = api_with(&sim, auth_config(&sim), rest);
+        let api = api_with(auth_config(&sim), rest);
         let queue = sim.queue_ids()[0].clone();
         let conversation = sim.start_conversation(&queue).expect("conversation");
         api.list_queues(None).await.expect("warm-up");
@@ -70,11 +68,11 @@ async fn rate_limit_burst_is_waited_out_for_the_whole_tenant() {
 
 #[tokio::test]
 async fn retry_after_above_the_ceiling_is_returned_not_slept() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         let mut rest = rest_config(&sim);
         rest.retry_after_ceiling = Duration::from_secs(2);
-        let api = api_with(&sim, auth_config(&sim), rest);
+        let api = api_with(auth_config(&sim), rest);
         sim.inject(Fault::RateLimitBurst {
             count: Some(1),
             duration: None,
@@ -101,7 +99,7 @@ async fn retry_after_above_the_ceiling_is_returned_not_slept() {
 
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         let api = api(&sim);
         sim.inject(Fault::ServerErrorBurst {
@@ -139,11 +137,11 @@ async fn server_errors_are_retried_with_backoff() {
 
 #[tokio::test]
 async fn timeouts_are_retried() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         let mut rest = rest_config(&sim);
         rest.request_timeout = Duration::from_millis(700);
-        let api = api_with(&sim, auth_config(&sim), rest);
+        let api = api_with(auth_config(&sim), rest);
         api.list_queues(None).await.expect("warm-up");
         sim.inject(Fault::SlowResponses {
             delay: Duration::from_secs(2),
@@ -173,7 +171,7 @@ async fn timeouts_are_retried() {
 
 #[tokio::test]
 async fn forbidden_is_fatal_with_the_genesys_code() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let mut cfg = quiet(1.0);
         cfg.queues.count = 2;
         let sim = start(cfg.clone()).await;
@@ -205,7 +203,7 @@ async fn forbidden_is_fatal_with_the_genesys_code() {
 
 #[tokio::test]
 async fn other_client_errors_are_permanent() {
-    bounded(async {
+    bounded(TEST_LIMIT, async {
         let sim = start(quiet(1.0)).await;
         let api = api(&sim);
         let req = Request::new(Method::GET, "/api/v2/routing/queues").query("pageSize", 0);

@@ -1,13 +1,11 @@
 //! Channels, subscriptions and the socket's channel rules (§1, §2.1, §2.2, §2.5, §5).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use genesys_cloud_sim::{Fault, Target};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tributary_test_support::{sim_client::*, simulator::*};
 
 async fn head(sim: &genesys_cloud_sim::SimHandle, tok: &str, id: &str) -> u16 {
     let url = format!("{}/api/v2/notifications/channels/{id}", sim.api_base_url());

@@ -1,14 +1,12 @@
 //! Every fault kind, scheduled in YAML, happens on time and looks to a client the way the
 //! reference describes (see the table in `genesys_cloud_sim::faults`).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use genesys_cloud_sim::{ClientConfig, FaultKind, SimConfig, SimHandle};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tributary_test_support::{clock::now_ms, sim_client::*, simulator::*};
 
 const SCALE: f64 = 60.0;
 /// How late a fault may become visible to a client (scheduling + network + polling).
@@ -76,10 +74,6 @@ const LEAD_SECS: f64 = 120.0;
 /// When the fault written `protocol_secs` (before the lead) fires.
 fn at_ms(sim: &SimHandle, protocol_secs: f64) -> i64 {
     sim.started_ms() + ((protocol_secs + LEAD_SECS) * 1000.0 / SCALE) as i64
-}
-
-fn now_ms() -> i64 {
-    genesys_cloud_sim::Clock::now_ms()
 }
 
 fn on_time(what: &str, observed: i64, scheduled: i64) {

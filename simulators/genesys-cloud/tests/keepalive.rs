@@ -1,13 +1,11 @@
 //! Keep-alive as Genesys requires it (§2.2, §2.4): JSON pings keep a socket alive, RFC 6455 pings
 //! do not; the idle cut-off is silent (no close frame, TCP stays open).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
 use futures::SinkExt;
 use tokio_tungstenite::tungstenite::Message;
+use tributary_test_support::{sim_client::*, simulator::*};
 
 /// Scale 100: heartbeat every 300 ms, idle cut-off after 1.2 s (120 s protocol).
 fn cfg() -> genesys_cloud_sim::SimConfig {

@@ -1,14 +1,12 @@
 //! Time-scaled traffic: conversations are generated with a real lifecycle, delivered over a
 //! socket, recorded in the truth, and the verifier agrees with what the socket saw.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::*;
 use genesys_cloud_sim::{DurationRange, ObservedRecord, RecordSource, VerifyOptions, verify};
 use serde_json::Value;
+use tributary_test_support::{sim_client::*, simulator::*};
 
 fn parse_ms(s: &str) -> i64 {
     genesys_cloud_sim::models::parse_iso_ms(s).expect("ISO timestamp")

@@ -1,15 +1,13 @@
 //! Analytics (data delay, paging drift, interval semantics, filters, jobs), conversations,
 //! queue discovery, and the per-client rate budget with Retry-After accounting.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::*;
 use genesys_cloud_sim::{ClientConfig, DurationRange, models::iso_ms};
 use reqwest::Method;
 use serde_json::{Value, json};
+use tributary_test_support::{clock::now_ms, sim_client::*, simulator::*};
 
 const QUERY: &str = "/api/v2/analytics/conversations/details/query";
 
@@ -18,10 +16,6 @@ fn ids(body: &Value) -> Vec<String> {
         .as_array()
         .map(|a| a.iter().filter_map(|c| c["conversationId"].as_str().map(str::to_string)).collect())
         .unwrap_or_default()
-}
-
-fn now() -> i64 {
-    genesys_cloud_sim::Clock::now_ms()
 }
 
 #[tokio::test]
@@ -80,7 +74,7 @@ async fn analytics_delay_paging_drift_filters_and_jobs() {
     assert_eq!(body["totalHits"], 0, "none has ended");
 
     // Interval semantics (documented): conversations that started on a day touched by the interval.
-    let n = now();
+    let n = now_ms();
     let today = json!(format!("{}/{}", iso_ms(n - 600_000), iso_ms(n - 540_000)));
     let (_, body) = call(&sim, Method::POST, QUERY, &tok, Some(json!({"interval": today}))).await;
     assert_eq!(body["totalHits"], 13, "same UTC day as the interval: included although outside it");

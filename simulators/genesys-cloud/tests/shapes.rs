@@ -5,25 +5,17 @@
 //! Python is found via `TRIBUTARY_PYTHON` or `<workspace>/.venv/bin/python`. Without it the test
 //! fails (run `.ci/run` to create the environment) unless `TRIBUTARY_SKIP_PYTHON=1`.
 
-mod common;
-
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::*;
 use genesys_cloud_sim::{DurationRange, Fault, Target};
 use reqwest::Method;
 use serde_json::{Value, json};
-
-fn python() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("TRIBUTARY_PYTHON")
-        && !p.is_empty()
-    {
-        return Some(PathBuf::from(p));
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    venv.exists().then_some(venv)
-}
+use tributary_test_support::{
+    python::{python_or_skip, run_script},
+    sim_client::*,
+    simulator::*,
+};
 
 struct Samples(Vec<Value>);
 
@@ -46,13 +38,7 @@ fn envelope_keys(v: &Value) {
 
 #[tokio::test]
 async fn emitted_json_matches_the_official_sdk_models() {
-    let Some(py) = python() else {
-        if std::env::var("TRIBUTARY_SKIP_PYTHON").as_deref() == Ok("1") {
-            eprintln!("\n*** SKIPPED: shape check against the Genesys Python SDK (TRIBUTARY_SKIP_PYTHON=1) ***\n");
-            return;
-        }
-        panic!("no Python with the Genesys SDK: set TRIBUTARY_PYTHON or run `.ci/run` to create .venv");
-    };
+    let Some(py) = python_or_skip("shape check against the Genesys Python SDK") else { return };
 
     let mut cfg = quiet(60.0);
     cfg.traffic.queue_wait = DurationRange::secs(2, 3);
@@ -200,13 +186,8 @@ async fn emitted_json_matches_the_official_sdk_models() {
     let file = std::env::temp_dir().join(format!("genesys-sim-shapes-{}.json", std::process::id()));
     std::fs::write(&file, serde_json::to_vec(&s.0).expect("samples")).expect("write samples");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/check_shapes.py");
-    let out = tokio::time::timeout(
-        Duration::from_secs(90),
-        tokio::process::Command::new(&py).arg(&script).arg(&file).output(),
-    )
-    .await
-    .expect("python timed out")
-    .unwrap_or_else(|e| panic!("cannot run {}: {e} (run `.ci/run` to create .venv)", py.display()));
+    let file_arg = file.to_str().expect("a UTF-8 temp path");
+    let out = run_script(&py, &script, &[file_arg], &[], Duration::from_secs(90)).await;
     let _ = std::fs::remove_file(&file);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -1,8 +1,7 @@
-//! A small HTTP proxy on 127.0.0.1 for the egress tests: `CONNECT host:port` tunnels and
+//! The HTTP proxy of the egress tests, on 127.0.0.1: `CONNECT host:port` tunnels and
 //! absolute-form requests (`GET http://host:port/path`), with optional Basic credentials. It
 //! resolves names only from its own table (a name it does not know gets 502), so a client that
 //! reaches a host under a non-resolving name must have gone through it. It records every request.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -34,6 +33,7 @@ pub enum Mode {
     Refuse407,
 }
 
+/// A running proxy; it stops on drop.
 pub struct TestProxy {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,

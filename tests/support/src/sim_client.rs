@@ -1,36 +1,25 @@
-//! Helpers shared by the integration tests: a real HTTP client (reqwest) and a real WebSocket
-//! client (tokio-tungstenite) against a simulator on 127.0.0.1. Every wait is bounded.
-#![allow(dead_code)]
+//! A plain client of the simulated org, as a test drives it by hand: HTTP with reqwest (tokens,
+//! notification channels, subscriptions) and WebSocket frames with tokio-tungstenite. Every
+//! network step is bounded by [`STEP`].
 
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use genesys_cloud_sim::{SimConfig, SimHandle, Simulator};
+use genesys_cloud_sim::SimHandle;
 use serde_json::Value;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::simulator::queue_topic;
+
+/// A client's WebSocket.
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Upper bound for any single network step.
 pub const STEP: Duration = Duration::from_secs(10);
 
-/// A quiet config: no automatic traffic, short phases, the given time scale.
-pub fn quiet(time_scale: f64) -> SimConfig {
-    let mut cfg = SimConfig { time_scale, ..SimConfig::default() };
-    cfg.traffic.enabled = false;
-    cfg
-}
-
-pub async fn start(cfg: SimConfig) -> SimHandle {
-    match tokio::time::timeout(STEP, Simulator::start(cfg)).await {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => panic!("simulator failed to start: {e}"),
-        Err(_) => panic!("simulator start timed out"),
-    }
-}
-
+/// An HTTP client whose requests give up after [`STEP`].
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder().timeout(STEP).build().expect("reqwest client")
 }
@@ -49,6 +38,7 @@ pub async fn token_for(sim: &SimHandle, id: &str, secret: &str) -> String {
     body["access_token"].as_str().expect("access_token").to_string()
 }
 
+/// A token for the org's first client.
 pub async fn token(sim: &SimHandle) -> String {
     let c = sim.credentials();
     token_for(sim, &c.client_id, &c.client_secret).await
@@ -72,12 +62,14 @@ pub async fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Creates a notification channel; panics unless 200.
 pub async fn create_channel(sim: &SimHandle, token: &str) -> Value {
     let (status, body) = call(sim, reqwest::Method::POST, "/api/v2/notifications/channels", token, None).await;
     assert_eq!(status, 200, "create channel: {body}");
     body
 }
 
+/// Replaces a channel's subscriptions with `topics`.
 pub async fn subscribe(sim: &SimHandle, token: &str, channel_id: &str, topics: &[String]) -> (u16, Value) {
     let body = Value::Array(topics.iter().map(|t| serde_json::json!({ "id": t })).collect());
     call(
@@ -90,10 +82,7 @@ pub async fn subscribe(sim: &SimHandle, token: &str, channel_id: &str, topics: &
     .await
 }
 
-pub fn queue_topic(q: &str) -> String {
-    format!("v2.routing.queues.{q}.conversations")
-}
-
+/// Opens a WebSocket to `uri`.
 pub async fn connect(uri: &str) -> Ws {
     match tokio::time::timeout(STEP, tokio_tungstenite::connect_async(uri)).await {
         Ok(Ok((ws, _))) => ws,
@@ -155,6 +144,7 @@ pub async fn wait_text(ws: &mut Ws, wait: Duration, pred: impl Fn(&Value) -> boo
     }
 }
 
+/// Sends a text frame.
 pub async fn send_text(ws: &mut Ws, text: &str) {
     tokio::time::timeout(STEP, ws.send(Message::text(text.to_string())))
         .await
@@ -162,10 +152,12 @@ pub async fn send_text(ws: &mut Ws, text: &str) {
         .expect("send failed");
 }
 
+/// Whether `v` is the channel's heartbeat.
 pub fn is_heartbeat(v: &Value) -> bool {
     v["topicName"] == "channel.metadata" && v["eventBody"]["message"] == "WebSocket Heartbeat"
 }
 
+/// Whether `v` answers a client's `{"message":"ping"}`.
 pub fn is_pong(v: &Value) -> bool {
     v["topicName"] == "channel.metadata" && v["eventBody"]["message"] == "pong"
 }

@@ -1,14 +1,15 @@
 //! A Kafka Connect worker (distributed mode, 4.3.0) for tests: `scripts/kafka-connect.sh run` on a
 //! free REST port of 127.0.0.1 against a broker, with its offsets in a topic of the test's
-//! choosing. Stopped on drop.
+//! choosing. Stopped on drop, and with the test process.
 
 use std::process::Child;
 use std::time::Duration;
 
-use super::broker::{free_port, http_ok, start_service, terminate};
+use crate::services::{free_port, http_ok, start_service, terminate};
 
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A running worker; stopped on drop.
 pub struct ConnectWorker {
     _dir: tempfile::TempDir,
     port: u16,

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use base64::Engine as _;
 
+/// A running endpoint (a task of the test's runtime); `url` is where to POST.
 pub struct TokenEndpoint {
     pub url: String,
     requests: Arc<AtomicUsize>,
@@ -23,6 +24,7 @@ struct Shared {
 }
 
 impl TokenEndpoint {
+    /// Serves `/oauth/token` on a free port of 127.0.0.1 for `client_id` / `client_secret`.
     pub async fn start(client_id: &str, client_secret: &str, issue: fn(usize) -> String) -> TokenEndpoint {
         async fn answer(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: String) -> Response {
             let n = shared.requests.fetch_add(1, Ordering::SeqCst) + 1;

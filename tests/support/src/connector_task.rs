@@ -1,13 +1,13 @@
-//! Runs the connector's task against the simulator, collecting what it emits (no Kafka: every
-//! record counts as acknowledged the moment it is emitted).
-#![allow(dead_code)]
+//! The Genesys connector's task run against the simulated org without a runtime or Kafka: what
+//! it emits is collected in order, and every record counts as acknowledged the moment it is
+//! emitted.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use genesys_cloud_sim::{ObservedRecord, SimConfig, SimHandle, Simulator, VerifyOptions, VerifyReport, verify};
-use serde_json::{Value, json};
+use genesys_cloud_sim::{ObservedRecord, SimConfig, SimHandle, VerifyOptions, VerifyReport, verify};
+use serde_json::Value;
 use tokio::task::JoinHandle;
 use tributary_connector_api::{
     CancellationToken, Connector, ConnectorContext, Emit, Emitter, NoAcknowledgements, SourceOffset, SourcePartition,
@@ -15,7 +15,9 @@ use tributary_connector_api::{
 };
 use tributary_genesys::GenesysCloud;
 
-pub const NAME: &str = "acme";
+use crate::genesys::{NAME, connector_config, reconnects};
+use crate::simulator::start_sim;
+use crate::truth::place;
 
 /// One emitted item, in emit order.
 #[derive(Debug, Clone)]
@@ -24,6 +26,7 @@ pub enum Emitted {
     Offset { queue_id: String, watermark_ms: i64 },
 }
 
+/// One task of the connector, running.
 pub struct Harness {
     pub sim: Arc<SimHandle>,
     pub emitted: Arc<Mutex<Vec<Emitted>>>,
@@ -34,42 +37,8 @@ pub struct Harness {
     pub config: Value,
 }
 
-/// A simulator at `time_scale` with quick analytics and data lake, and no random faults.
-pub fn sim_config(time_scale: f64, queues: usize, arrivals_per_minute: f64) -> SimConfig {
-    let mut cfg = SimConfig { time_scale, seed: 7, ..SimConfig::default() };
-    cfg.queues.count = queues;
-    cfg.traffic.arrivals_per_minute = arrivals_per_minute;
-    cfg.analytics.data_lake_lag = Duration::from_secs(300);
-    cfg
-}
-
-/// A simulated org, shared between the test and the connector.
-pub async fn start_sim(cfg: SimConfig) -> Arc<SimHandle> {
-    Arc::new(Simulator::start(cfg).await.expect("simulator starts"))
-}
-
-/// Connector config for `sim`: fast keep-alive, generous budget (budgets are real time, the
-/// simulator's protocol is scaled), backfill sized for seconds-long tests.
-pub fn connector_config(sim: &SimHandle) -> Value {
-    let creds = sim.credentials();
-    json!({
-        "topic": "genesys.conversations",
-        "api_base_url": sim.api_base_url(),
-        "login_base_url": sim.login_base_url(),
-        "client_id": creds.client_id,
-        "client_secret": creds.client_secret,
-        "queues": {"ids": sim.queue_ids()},
-        "keepalive": {
-            "ping_interval": "200ms", "pong_timeout": "500ms", "watchdog": "2s",
-            "verify_interval": "500ms", "connect_timeout": "3s"
-        },
-        "channels": {"backoff_initial": "100ms", "backoff_max": "1s"},
-        "rest": {"requests_per_minute": 20000, "request_timeout": "5s"},
-        "backfill": {"safety_margin": "2s", "settle": "1500ms", "max_wait": "30s", "page_size": 100}
-    })
-}
-
 impl Harness {
+    /// Starts an org from `sim_cfg` and the connector on it, its config changed by `tweak`.
     pub async fn start(sim_cfg: SimConfig, tweak: impl FnOnce(&mut Value)) -> Self {
         Self::start_on(start_sim(sim_cfg).await, HashMap::new(), tweak).await
     }
@@ -159,10 +128,7 @@ impl Harness {
             .into_iter()
             .enumerate()
             .map(|(i, mut v)| {
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert("kafka_partition".into(), json!(0));
-                    obj.insert("kafka_offset".into(), json!(i));
-                }
+                place(&mut v, 0, i as i64);
                 ObservedRecord::from_json(&v).expect("record has the verifier's fields")
             })
             .collect()
@@ -196,16 +162,8 @@ impl Harness {
     }
 
     /// Reconnect counts by cause, over all shards.
-    pub fn reconnects(&self) -> HashMap<String, u64> {
-        let mut out = HashMap::new();
-        for c in self.status().detail["channels"].as_array().cloned().unwrap_or_default() {
-            if let Some(map) = c["reconnects"].as_object() {
-                for (k, v) in map {
-                    *out.entry(k.clone()).or_default() += v.as_u64().unwrap_or(0);
-                }
-            }
-        }
-        out
+    pub fn reconnects(&self) -> BTreeMap<String, u64> {
+        reconnects(&self.status().detail)
     }
 
     pub fn pending_gaps(&self) -> usize {
@@ -241,13 +199,4 @@ impl Harness {
             None => Ok(()),
         }
     }
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// Runs `f` with a hard time limit so a hung test fails instead of hanging.
-pub async fn bounded<F: std::future::Future<Output = ()>>(limit: Duration, f: F) {
-    tokio::time::timeout(limit, f).await.expect("test finished within its time limit");
 }

@@ -1,15 +1,18 @@
 //! Apicurio Registry (an independent registry with Confluent's API at `/apis/ccompat/v7`) for
 //! tests: `scripts/apicurio.sh run` on free ports of 127.0.0.1, over https with the certificates
-//! of `scripts/test-certs.sh`, BACKWARD compatibility, storage in memory. Stopped on drop.
+//! of `scripts/test-certs.sh`, BACKWARD compatibility, storage in memory. Stopped on drop, and
+//! with the test process.
 
 use std::path::PathBuf;
 use std::process::Child;
 use std::time::Duration;
 
-use super::broker::{free_port, http_ok, make_certs, start_service, terminate};
+use crate::broker::make_certs;
+use crate::services::{free_port, http_ok, start_service, terminate};
 
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// A running registry; stopped on drop.
 pub struct Apicurio {
     dir: tempfile::TempDir,
     https_port: u16,
