@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::avro::{EncoderOptions, SchemaError, Schemas, SubjectNameStrategy};
+use crate::clients::{client_config, registry_client};
 use crate::config::{self, Config, KafkaConfig};
 use crate::instance::Environment;
 use crate::kafka::{EmbeddedError, EmbeddedKafka, TopicError, ensure_compacted_topic};

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use rdkafka::producer::DefaultProducerContext;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use tributary::api::{SourceOffset, SourcePartition};
+use tributary::clients::client_config;
 use tributary::kafka::EmbeddedKafka;
 use tributary::offsets::{format, read_to_end};
-use tributary::clients::client_config;
 
 fn producer(bootstrap: &str, transactional: bool) -> ThreadedProducer<DefaultProducerContext> {
     let mut config = client_config(bootstrap, &Default::default());

@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tributary::api::SourcePartition;
-use tributary::offsets::read_to_end;
 use tributary::clients::client_config;
+use tributary::offsets::read_to_end;
 use tributary_test_support::rest::*;
 
 const KEEP: &str = "  - {name: keep, class: datagen, topic: keep.records, rate: 100, record_bytes: 100}\n";

@@ -117,19 +117,15 @@ pub fn classify(text: &str, received_ms: i64) -> Inbound {
         return Inbound::SubscriptionChanged;
     }
     if let Some(queue_id) = queue_of_topic(&topic) {
-        let Some(raw) = envelope.event_body else {
-            return Inbound::Bad(format!("notification on {topic} without an eventBody"));
-        };
-        return match serde_json::from_str(raw.get()) {
-            Ok(body) => Inbound::Conversation(Notification {
+        return match envelope.event_body {
+            Some(raw) => Inbound::Conversation(Notification {
                 queue_id: queue_id.to_owned(),
-                body,
                 raw_body: raw.get().to_owned(),
                 topic,
                 received_ms,
                 channel_id: None,
             }),
-            Err(e) => Inbound::Bad(format!("the eventBody on {topic} cannot be read: {e}")),
+            None => Inbound::Bad(format!("notification on {topic} without an eventBody")),
         };
     }
     Inbound::UnknownTopic(topic)
@@ -176,7 +172,6 @@ mod tests {
             Inbound::Conversation(Notification {
                 queue_id: "q-1".into(),
                 topic: "v2.routing.queues.q-1.conversations".into(),
-                body: serde_json::json!({"id": "c1", "participants": []}),
                 raw_body: r#"{"id":"c1", "participants":[]}"#.into(),
                 received_ms: 7,
                 channel_id: None,

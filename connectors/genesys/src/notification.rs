@@ -1,13 +1,12 @@
 //! One queue conversation notification on its way from a WebSocket frame to a record.
 //!
-//! It is read once: the frame's `eventBody` is parsed here and its text copied here, once
-//! ([`crate::frame`]); the socket stamps when it arrived, the shard which channel carried it,
-//! and the task maps it into a record ([`crate::record::from_notification`]), which takes the
-//! text over without copying it again.
+//! The frame ([`crate::frame`]) copies the `eventBody` text out of the frame, once; the socket
+//! stamps when it arrived and the shard which channel carried it; the task maps it into a record
+//! ([`crate::record::from_notification`]), which parses the body, once, and takes the text over
+//! as the record's `event_body` without copying it again. The body is parsed where its parsed
+//! form is dropped, so the allocations of the parse never cross threads.
 
 use std::sync::Arc;
-
-use serde_json::Value;
 
 /// A `v2.routing.queues.{id}.conversations` notification.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,9 +15,7 @@ pub struct Notification {
     pub queue_id: String,
     /// The topic it was published on.
     pub topic: String,
-    /// The conversation snapshot (`eventBody`), parsed.
-    pub body: Value,
-    /// The same `eventBody`, exactly as sent: what the record keeps.
+    /// The conversation snapshot (`eventBody`), exactly as sent (well-formed JSON).
     pub raw_body: String,
     /// When the socket received it, epoch ms.
     pub received_ms: i64,

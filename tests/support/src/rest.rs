@@ -12,9 +12,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tributary::avro::Decoder;
+use tributary::clients::{client_config, registry_client};
 use tributary::config::Env;
 use tributary::reload::ConfigSource;
-use tributary::clients::{client_config, registry_client};
 use tributary::runtime::{Runtime, StartOptions};
 use tributary::tail::{TailOptions, tail};
 

@@ -4,6 +4,9 @@
 /// of the body, e.g. `participants[1].calls[0].connectedTime`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MappingError {
+    /// The body is not JSON at all.
+    #[error("not JSON: {detail}")]
+    NotJson { detail: String },
     /// The value at `path` (`$` for the root) should be an object.
     #[error("`{path}` is not a JSON object")]
     NotAnObject { path: String },

@@ -1,6 +1,8 @@
 //! LIVE records from `v2.routing.queues.{id}.conversations` notifications
 //! (`QueueConversationEventTopicConversation`, reference §3.1).
 
+use serde_json::Value;
+
 use super::assemble::{Normalized, Origin, assemble};
 use super::error::MappingError;
 use super::json::{Obj, earliest, newest};
@@ -17,10 +19,11 @@ use crate::notification::Notification;
 ///   `conversationEnd` and REST `endTime`);
 /// - `event_time_ms`: the newest timestamp of any participant, media, after-call work or wrap-up.
 ///
-/// Errors: the body is not an object, `id` or a participant's `id` is missing, or a field has the
+/// Errors: the body is not JSON or not an object, `id` or a participant's `id` is missing, or a field has the
 /// wrong type or an unparseable date-time.
 pub fn from_notification(tenant: &str, notification: Notification) -> Result<ConversationEvent, MappingError> {
-    let Notification { queue_id, topic, body, raw_body, received_ms, channel_id } = notification;
+    let Notification { queue_id, topic, raw_body, received_ms, channel_id } = notification;
+    let body: Value = serde_json::from_str(&raw_body).map_err(|e| MappingError::NotJson { detail: e.to_string() })?;
     let root = Obj::root(&body)?;
     let conversation = normalize(&root)?;
     let origin = Origin {

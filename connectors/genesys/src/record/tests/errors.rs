@@ -154,3 +154,16 @@ fn pointer_mut<'a>(value: &'a mut Value, path: &[String]) -> Option<&'a mut Valu
     let pointer: String = path.iter().map(|p| format!("/{p}")).collect();
     value.pointer_mut(&pointer)
 }
+
+#[test]
+fn a_body_that_is_not_json_is_named() {
+    let notification = crate::notification::Notification {
+        queue_id: "q".into(),
+        topic: "topic".into(),
+        raw_body: "{not json".into(),
+        received_ms: 0,
+        channel_id: None,
+    };
+    let error = crate::record::from_notification("t", notification).expect_err("not JSON");
+    assert!(matches!(error, MappingError::NotJson { .. }), "{error}");
+}

@@ -13,7 +13,8 @@ use serde_json::Value;
 use super::{ConversationEvent, MappingError, from_notification};
 use crate::notification::Notification;
 
-/// [`from_notification`] of a notification made of these parts.
+/// [`from_notification`] of a notification made of these parts: `raw_body` is the text of
+/// `body`, or empty for the text `serde_json` writes.
 pub(crate) fn from_snapshot(
     tenant: &str,
     queue_id: &str,
@@ -26,8 +27,7 @@ pub(crate) fn from_snapshot(
     let notification = Notification {
         queue_id: queue_id.to_owned(),
         topic: topic.to_owned(),
-        body: body.clone(),
-        raw_body: raw_body.to_owned(),
+        raw_body: if raw_body.is_empty() { body.to_string() } else { raw_body.to_owned() },
         received_ms,
         channel_id: channel_id.map(Into::into),
     };
