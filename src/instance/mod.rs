@@ -2,9 +2,11 @@
 //!
 //! # Lifecycle of one run
 //!
-//! 1. Validate the config and read the instance's stored offsets (the offsets topic, to its end).
-//! 2. Create the instance's producer; prepare the Avro schemas of its outputs (register or look
-//!    them up), so an incompatible schema fails here, before anything is produced.
+//! 1. Validate the config; create the instance's producer (with `kafka.exactly_once`, register
+//!    its transactional id, which fences an earlier owner); then read the instance's stored
+//!    offsets (the offsets topic, to its end).
+//! 2. Prepare the Avro schemas of its outputs (register or look them up), so an incompatible
+//!    schema fails here, before anything is produced.
 //! 3. Start the tasks with the stored offsets; pump their records into the producer; commit
 //!    acknowledged offsets every `flush_interval`.
 //! 4. On stop: cancel the tasks, drain what they emitted, wait for Kafka's acknowledgements,
@@ -107,11 +109,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         fatal(format!("invalid config: {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
     })?;
 
-    let stored = read_offsets(env, &name).await?;
     let tracker = Arc::new(AckTracker::new());
-    for (partition, offset) in &stored {
-        tracker.seed_committed(partition, offset.clone());
-    }
 
     let mut producer_config = crate::kafka::producer::default_properties(&env.bootstrap_servers, &name);
     for (key, value) in &env.producer {
@@ -130,6 +128,12 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         )),
         None => None,
     };
+    // Read after the transactional producer fenced any earlier owner: nothing it still sends
+    // can be committed after this read.
+    let stored = read_offsets(env, &name).await?;
+    for (partition, offset) in &stored {
+        tracker.seed_committed(partition, offset.clone());
+    }
 
     let encoder = Encoder::new(env.registry.clone(), env.schemas.clone(), env.encoder_options);
     for output in &outputs {
