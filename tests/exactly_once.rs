@@ -3,13 +3,12 @@
 //! a SIGKILL mid-stream, and after a second process started on the same config fenced the first.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use tributary::avro::Decoder;
-use tributary::schema_registry::{EmbeddedRegistry, EmbeddedRegistryConfig};
+use tributary::schema_registry::EmbeddedRegistryHandle;
 use tributary_test_support::{
     broker::Broker, cli::*, datagen::*, registry::*, topics::*, wait::*, workspace, write_file,
 };
@@ -35,6 +34,26 @@ connectors:
         schemas = workspace().join("schemas").display()
     );
     write_file(dir, "config.yaml", &text)
+}
+
+/// A first `tributary run` of connector `name` on the shared broker, started, with a registry
+/// that outlives it.
+struct Started {
+    bootstrap: String,
+    registry: EmbeddedRegistryHandle,
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    first: RunningCli,
+}
+
+async fn start(name: &str) -> Started {
+    let bootstrap = Broker::shared().bootstrap();
+    let registry = standalone_registry().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = config(dir.path(), &bootstrap, &registry.url(), name);
+    let mut first = RunningCli::start(TRIBUTARY, &path);
+    first.wait_for_log("connector started", WAIT);
+    Started { bootstrap, registry, _dir: dir, path, first }
 }
 
 async fn committed_beyond(bootstrap: &str, name: &str, floor: &BTreeMap<String, i64>, more: i64) {
@@ -73,16 +92,7 @@ async fn assert_each_seq_once(bootstrap: &str, registry_url: &str, name: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_run_leaves_every_record_once() {
-    let broker = Broker::shared();
-    let bootstrap = broker.bootstrap();
-    let registry = EmbeddedRegistry::start_with(EmbeddedRegistryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0))))
-        .await
-        .expect("registry starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = config(dir.path(), &bootstrap, &registry.url(), "eos-killed");
-
-    let mut first = RunningCli::start(TRIBUTARY, &path);
-    first.wait_for_log("connector started", WAIT);
+    let Started { bootstrap, registry, _dir, path, mut first } = start("eos-killed").await;
     committed_beyond(&bootstrap, "eos-killed", &BTreeMap::new(), 300).await;
     first.signal("KILL");
     first.wait_exit(WAIT);
@@ -100,16 +110,7 @@ async fn a_sigkilled_run_leaves_every_record_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_fences_the_first_which_writes_nothing_more() {
-    let broker = Broker::shared();
-    let bootstrap = broker.bootstrap();
-    let registry = EmbeddedRegistry::start_with(EmbeddedRegistryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0))))
-        .await
-        .expect("registry starts");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = config(dir.path(), &bootstrap, &registry.url(), "eos-fenced");
-
-    let mut first = RunningCli::start(TRIBUTARY, &path);
-    first.wait_for_log("connector started", WAIT);
+    let Started { bootstrap, registry, _dir, path, mut first } = start("eos-fenced").await;
     committed_beyond(&bootstrap, "eos-fenced", &BTreeMap::new(), 200).await;
 
     // Same config, same transactional id: the second process takes the connector over.

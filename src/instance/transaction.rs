@@ -17,10 +17,11 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::delivery::{CommitBatch, Delivery, Producer};
+use super::commit::send_offsets;
+use super::delivery::Producer;
 use crate::api::TaskError;
-use crate::kafka::{Outgoing, TransactionError};
-use crate::offsets::{AckTracker, format};
+use crate::kafka::TransactionError;
+use crate::offsets::AckTracker;
 
 /// How long registering the transactional id may take (it waits for an older producer's
 /// transaction to be aborted by the broker).
@@ -74,21 +75,9 @@ impl Transactions {
         if commits.is_empty() {
             return Ok(0);
         }
-        // The batch's own outcome is not awaited: the commit below fails if any record did.
-        let (batch, _done) = CommitBatch::new(commits.len());
-        for (partition, offset) in &commits {
-            let key = format::encode_key(&self.connector, partition);
-            let value = format::encode_value(offset);
-            let outgoing = Outgoing {
-                topic: &self.topic,
-                key: Some(&key),
-                payload: Some(&value),
-                timestamp_ms: None,
-                headers: &[],
-            };
-            if let Err(e) = self.producer.send(&outgoing, Delivery::Commit(batch.clone())).await {
-                return Err(self.abort(TransactionError::Abortable(e.to_string())).await);
-            }
+        // The records' own acknowledgement is not awaited: the commit below fails if any failed.
+        if let Err(e) = send_offsets(&self.producer, &self.connector, &self.topic, &commits).await {
+            return Err(self.abort(TransactionError::Abortable(e.to_string())).await);
         }
         let producer = self.producer.clone();
         match blocking(move || producer.commit_transaction_blocking(timeout)).await {
