@@ -4,6 +4,7 @@
 //! committed offsets; Confluent's Python consumer reads what Tributary wrote.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use rdkafka::Message;
@@ -13,6 +14,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
+use tributary::schema_registry::{EmbeddedRegistry, EmbeddedRegistryConfig};
 use tributary::state::State;
 use tributary_test_support::{
     broker::Broker, cli::*, datagen::*, python::*, registry::*, runtime::*, topics::*, wait::*, workspace, write_file,
@@ -162,7 +164,10 @@ async fn the_offsets_topic_is_compacted_for_real_and_a_restart_resumes_from_what
 async fn a_sigkilled_run_resumes_from_its_committed_offsets() {
     let broker = Broker::shared();
     let bootstrap = broker.bootstrap();
-    let registry = standalone_registry().await;
+    // The registry outlives both runs, as a real one would.
+    let registry = EmbeddedRegistry::start_with(EmbeddedRegistryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0))))
+        .await
+        .expect("registry starts");
     let dir = tempfile::tempdir().expect("temp dir");
     let connector =
         "  - {name: killed, class: datagen, topic: killed.records, generators: 2, rate: 400, record_bytes: 200}";
