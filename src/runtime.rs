@@ -131,6 +131,7 @@ impl Runtime {
             },
             embedded: embedded_kafka.clone(),
             embedded_partitions: config.kafka.embedded_partitions,
+            transactional_id_prefix: config.kafka.exactly_once.then(|| config.kafka.transactional_id_prefix.clone()),
             plugins: plugins.clone(),
         };
         let supervisor = Arc::new(Supervisor::new(env, options.backoff));

@@ -125,6 +125,7 @@ async fn offsets_stop_at_the_first_record_kafka_does_not_hold() {
         encoder_options: EncoderOptions::default(),
         embedded: Some(kafka.clone()),
         embedded_partitions: 3,
+        transactional_id_prefix: None,
         plugins,
     };
     let supervisor = Supervisor::new(env, fast_backoff());

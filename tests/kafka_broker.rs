@@ -4,7 +4,6 @@
 //! committed offsets; Confluent's Python consumer reads what Tributary wrote.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use rdkafka::Message;
@@ -14,7 +13,6 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use serde_json::Value;
 use tributary::avro::Decoder;
 use tributary::runtime::Runtime;
-use tributary::schema_registry::{EmbeddedRegistry, EmbeddedRegistryConfig};
 use tributary::state::State;
 use tributary_test_support::{
     broker::Broker, cli::*, datagen::*, python::*, registry::*, runtime::*, topics::*, wait::*, workspace, write_file,
@@ -164,10 +162,7 @@ async fn the_offsets_topic_is_compacted_for_real_and_a_restart_resumes_from_what
 async fn a_sigkilled_run_resumes_from_its_committed_offsets() {
     let broker = Broker::shared();
     let bootstrap = broker.bootstrap();
-    // The registry outlives both runs, as a real one would.
-    let registry = EmbeddedRegistry::start_with(EmbeddedRegistryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0))))
-        .await
-        .expect("registry starts");
+    let registry = standalone_registry().await;
     let dir = tempfile::tempdir().expect("temp dir");
     let connector =
         "  - {name: killed, class: datagen, topic: killed.records, generators: 2, rate: 400, record_bytes: 200}";

@@ -56,10 +56,24 @@ pub struct KafkaConfig {
     /// Partitions of topics the embedded cluster creates.
     #[serde(default = "default_embedded_partitions")]
     pub embedded_partitions: i32,
+    /// Each connector's records and the offsets that cover them are written in one Kafka
+    /// transaction per flush, so a `read_committed` reader sees every record once across
+    /// restarts (Kafka Connect's exactly-once source semantics). Needs a broker with
+    /// transactions.
+    #[serde(default)]
+    pub exactly_once: bool,
+    /// With `exactly_once`, each connector's `transactional.id` is this prefix and its name: a
+    /// second process starting the same connector with the same prefix fences the first.
+    #[serde(default = "default_transactional_id_prefix")]
+    pub transactional_id_prefix: String,
 }
 
 fn default_embedded_partitions() -> i32 {
     3
+}
+
+fn default_transactional_id_prefix() -> String {
+    "tributary-".to_owned()
 }
 
 impl KafkaConfig {

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::oneshot;
+
 use super::delivery::{CommitBatch, Delivery, Producer};
-use crate::kafka::Outgoing;
+use crate::api::{SourceOffset, SourcePartition};
+use crate::kafka::{Outgoing, ProduceError};
 use crate::offsets::{AckTracker, format};
 
 /// Commits offsets for one connector instance.
@@ -38,22 +41,13 @@ impl Committer {
         if commits.is_empty() {
             return Ok(0);
         }
-        let (batch, done) = CommitBatch::new(commits.len());
-        for (partition, offset) in &commits {
-            let key = format::encode_key(&self.connector, partition);
-            let value = format::encode_value(offset);
-            let outgoing = Outgoing {
-                topic: &self.topic,
-                key: Some(&key),
-                payload: Some(&value),
-                timestamp_ms: None,
-                headers: &[],
-            };
-            if let Err(e) = self.producer.send(&outgoing, Delivery::Commit(batch.clone())).await {
+        let done = match send_offsets(&self.producer, &self.connector, &self.topic, &commits).await {
+            Ok(done) => done,
+            Err(e) => {
                 self.failures.increment(1);
                 return Err(e.to_string());
             }
-        }
+        };
         let result = match tokio::time::timeout(timeout, done).await {
             Ok(Ok(Ok(()))) => Ok(commits.len()),
             Ok(Ok(Err(e))) => Err(e),
@@ -73,4 +67,23 @@ impl Committer {
         }
         result
     }
+}
+
+/// Hands `connector`'s offsets records for `commits` (one per source partition) to `producer`,
+/// for the offsets topic `topic`. The receiver resolves once Kafka acknowledged all of them, or
+/// with the first refusal.
+pub(super) async fn send_offsets(
+    producer: &Producer,
+    connector: &str,
+    topic: &str,
+    commits: &[(SourcePartition, SourceOffset)],
+) -> Result<oneshot::Receiver<Result<(), String>>, ProduceError> {
+    let (batch, done) = CommitBatch::new(commits.len());
+    for (partition, offset) in commits {
+        let key = format::encode_key(connector, partition);
+        let value = format::encode_value(offset);
+        let outgoing = Outgoing { topic, key: Some(&key), payload: Some(&value), timestamp_ms: None, headers: &[] };
+        producer.send(&outgoing, Delivery::Commit(batch.clone())).await?;
+    }
+    Ok(done)
 }

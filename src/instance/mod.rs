@@ -2,9 +2,11 @@
 //!
 //! # Lifecycle of one run
 //!
-//! 1. Validate the config and read the instance's stored offsets (the offsets topic, to its end).
-//! 2. Create the instance's producer; prepare the Avro schemas of its outputs (register or look
-//!    them up), so an incompatible schema fails here, before anything is produced.
+//! 1. Validate the config; create the instance's producer (with `kafka.exactly_once`, register
+//!    its transactional id, which fences an earlier owner); then read the instance's stored
+//!    offsets (the offsets topic, to its end).
+//! 2. Prepare the Avro schemas of its outputs (register or look them up), so an incompatible
+//!    schema fails here, before anything is produced.
 //! 3. Start the tasks with the stored offsets; pump their records into the producer; commit
 //!    acknowledged offsets every `flush_interval`.
 //! 4. On stop: cancel the tasks, drain what they emitted, wait for Kafka's acknowledgements,
@@ -14,6 +16,7 @@
 mod commit;
 mod delivery;
 mod pump;
+mod transaction;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use self::delivery::{Acks, Producer};
+use self::transaction::Transactions;
 use crate::api::{ConnectorContext, Emitter, SourceOffset, SourcePartition, StatusHandle, TaskContext, TaskError};
 use crate::avro::{AvroError, Encoder, EncoderOptions, Schemas};
 use crate::config::ConnectorConfig;
@@ -59,6 +63,9 @@ pub struct Environment {
     pub embedded: Option<Arc<EmbeddedKafka>>,
     pub embedded_partitions: i32,
     pub plugins: Plugins,
+    /// Set with `kafka.exactly_once`: each instance's `transactional.id` is this prefix and its
+    /// name, and its records and offsets are written in transactions (see [`transaction`]).
+    pub transactional_id_prefix: Option<String>,
 }
 
 /// What the outside sees of a running instance. The run fills in `tasks`, `tracker` and
@@ -102,11 +109,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         fatal(format!("invalid config: {}", issues.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))
     })?;
 
-    let stored = read_offsets(env, &name).await?;
     let tracker = Arc::new(AckTracker::new());
-    for (partition, offset) in &stored {
-        tracker.seed_committed(partition, offset.clone());
-    }
 
     let mut producer_config = crate::kafka::producer::default_properties(&env.bootstrap_servers, &name);
     for (key, value) in &env.producer {
@@ -115,7 +118,22 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
     for (key, value) in &entry.producer {
         producer_config.set(key, value.to_string());
     }
+    if let Some(prefix) = &env.transactional_id_prefix {
+        producer_config.set("transactional.id", format!("{prefix}{name}"));
+    }
     let producer = Arc::new(Producer::new(&producer_config, name.clone(), Acks::new(&name, tracker.clone()))?);
+    let transactions = match env.transactional_id_prefix {
+        Some(_) => Some(Arc::new(
+            Transactions::begin(name.clone(), env.offsets_topic.clone(), producer.clone(), tracker.clone()).await?,
+        )),
+        None => None,
+    };
+    // Read after the transactional producer fenced any earlier owner: nothing it still sends
+    // can be committed after this read.
+    let stored = read_offsets(env, &name).await?;
+    for (partition, offset) in &stored {
+        tracker.seed_committed(partition, offset.clone());
+    }
 
     let encoder = Encoder::new(env.registry.clone(), env.schemas.clone(), env.encoder_options);
     for output in &outputs {
@@ -162,6 +180,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
             encoder,
             producer.clone(),
             tracker.clone(),
+            transactions.clone(),
             control.paused.clone(),
             pump::PumpMetrics::new(&name),
         )
@@ -173,6 +192,8 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
 
     let mut pumped = None;
     let mut outcome: Result<(), TaskError> = Ok(());
+    // After a failed or fenced transaction nothing more may be committed by this run.
+    let mut transaction_failed = false;
     loop {
         tokio::select! {
             joined = running.join_next() => match joined {
@@ -200,7 +221,17 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
                 task_stop.cancel();
             }
             _ = flush.tick() => {
-                let _ = committer.commit(env.flush_interval.max(Duration::from_secs(5))).await;
+                let timeout = env.flush_interval.max(Duration::from_secs(5));
+                match &transactions {
+                    Some(transactions) => {
+                        if let Err(e) = transactions.commit(timeout).await {
+                            if outcome.is_ok() { outcome = Err(e); }
+                            transaction_failed = true;
+                            task_stop.cancel();
+                        }
+                    }
+                    None => { let _ = committer.commit(timeout).await; }
+                }
             }
         }
     }
@@ -214,13 +245,27 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         }
     }
     drain(&producer, &name).await;
-    match committer.commit(DRAIN_TIMEOUT).await {
-        Ok(partitions) => {
-            tracing::info!(connector = %name, partitions_changed = partitions, "final offsets committed")
+    match &transactions {
+        // What was sent is committed with its offsets, unless the producer itself failed.
+        Some(_) if transaction_failed || producer.failure().is_some() => {
+            tracing::warn!(connector = %name, "the open transaction is not committed; the next run starts from the last commit")
         }
-        Err(e) => {
-            tracing::warn!(connector = %name, error = %e, "final offset commit failed; records since the last commit will be re-delivered")
-        }
+        Some(transactions) => match transactions.commit(DRAIN_TIMEOUT).await {
+            Ok(partitions) => {
+                tracing::info!(connector = %name, partitions_changed = partitions, "final transaction committed")
+            }
+            Err(e) => {
+                tracing::warn!(connector = %name, error = %e, "final transaction failed; the next run starts from the last commit")
+            }
+        },
+        None => match committer.commit(DRAIN_TIMEOUT).await {
+            Ok(partitions) => {
+                tracing::info!(connector = %name, partitions_changed = partitions, "final offsets committed")
+            }
+            Err(e) => {
+                tracing::warn!(connector = %name, error = %e, "final offset commit failed; records since the last commit will be re-delivered")
+            }
+        },
     }
     // The reason of a failure is logged by the supervisor, scrubbed of the entry's secrets.
     tracing::info!(connector = %name, failed = outcome.is_err(), "connector stopped");

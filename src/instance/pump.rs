@@ -6,6 +6,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 
 use super::delivery::{Delivery, Producer};
+use super::transaction::Transactions;
 use crate::api::{Emit, TaskError};
 use crate::avro::{Encoder, Prepared};
 use crate::kafka::Outgoing;
@@ -54,12 +55,14 @@ impl Drop for Counted<'_> {
 }
 
 /// Runs until every sender is gone and the channel is empty, or a record cannot be produced.
-/// While `paused` is true it takes nothing, so tasks feel back-pressure.
+/// While `paused` is true it takes nothing, so tasks feel back-pressure. With `transactions`,
+/// each batch is sent inside the open transaction.
 pub async fn pump(
     mut rx: mpsc::Receiver<Emit>,
     encoder: Encoder,
     producer: Arc<Producer>,
     tracker: Arc<AckTracker>,
+    transactions: Option<Arc<Transactions>>,
     mut paused: watch::Receiver<bool>,
     metrics: PumpMetrics,
 ) -> Result<(), TaskError> {
@@ -77,6 +80,11 @@ pub async fn pump(
         if rx.recv_many(&mut batch, BATCH).await == 0 {
             return Ok(());
         }
+        // A batch goes into one transaction: a commit waits for it.
+        let _sending = match &transactions {
+            Some(t) => Some(t.sending().await),
+            None => None,
+        };
         // One clock read per batch, not per record: the ack latency it starts is in milliseconds.
         let sent = Instant::now();
         // Counted per batch (a shared atomic each): also for the records sent before a failure.

@@ -13,7 +13,7 @@ pub use admin::{TopicCheck, TopicError, ensure_compacted_topic};
 pub use client::{ErrorWatch, admin_client, create, watched};
 pub use diagnosis::{Diagnosis, Problem, diagnose};
 pub use embedded::{EmbeddedError, EmbeddedKafka};
-pub use producer::{DeliveryReports, InstanceProducer, Outgoing, ProduceError, Refused};
+pub use producer::{DeliveryReports, InstanceProducer, Outgoing, ProduceError, Refused, TransactionError};
 
 /// Consumer errors librdkafka recovers from by itself (a broker unreachable for a while, a
 /// leader moving): worth a log line, not a reason to give up a read.

@@ -291,4 +291,69 @@ impl<R: DeliveryReports> InstanceProducer<R> {
     pub fn in_flight(&self) -> i32 {
         self.producer.in_flight_count()
     }
+
+    /// Registers the config's `transactional.id` with the broker, fencing any earlier producer
+    /// with the same id, and begins the first transaction. Blocks: use from `spawn_blocking`.
+    pub fn init_transactions_blocking(&self, timeout: Duration) -> Result<(), TransactionError> {
+        self.producer.init_transactions(timeout).map_err(TransactionError::from_kafka)?;
+        self.producer.begin_transaction().map_err(TransactionError::from_kafka)
+    }
+
+    /// Commits the open transaction (everything sent since it began, after waiting for its
+    /// delivery) and begins the next. Blocks: use from `spawn_blocking`.
+    pub fn commit_transaction_blocking(&self, timeout: Duration) -> Result<(), TransactionError> {
+        self.producer.commit_transaction(timeout).map_err(TransactionError::from_kafka)?;
+        self.producer.begin_transaction().map_err(TransactionError::from_kafka)
+    }
+
+    /// Aborts the open transaction: nothing sent in it becomes visible to `read_committed`
+    /// readers. Blocks: use from `spawn_blocking`.
+    pub fn abort_transaction_blocking(&self, timeout: Duration) -> Result<(), TransactionError> {
+        self.producer.abort_transaction(timeout).map_err(TransactionError::from_kafka)
+    }
+}
+
+/// Why a transaction step failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransactionError {
+    /// Another producer with the same `transactional.id` started: this one may write nothing more.
+    #[error("fenced: another producer with the same transactional.id took over ({0})")]
+    Fenced(String),
+    /// The transaction must be aborted; its records will be written again by a new run.
+    #[error("transaction failed and must be aborted: {0}")]
+    Abortable(String),
+    /// The producer cannot go on (e.g. the broker has no transactions, or no permission).
+    #[error("transactions unavailable: {0}")]
+    Fatal(String),
+}
+
+impl TransactionError {
+    fn from_kafka(error: KafkaError) -> Self {
+        use RDKafkaErrorCode as C;
+        let text = error.to_string();
+        if let KafkaError::Transaction(e) = &error {
+            if matches!(e.code(), C::ProducerFenced | C::InvalidProducerEpoch) {
+                return TransactionError::Fenced(text);
+            }
+            if e.txn_requires_abort() {
+                return TransactionError::Abortable(text);
+            }
+            if e.is_retriable() {
+                return TransactionError::Abortable(text);
+            }
+        }
+        match error.rdkafka_error_code() {
+            Some(C::ProducerFenced | C::InvalidProducerEpoch) => TransactionError::Fenced(text),
+            _ => TransactionError::Fatal(text),
+        }
+    }
+}
+
+impl From<TransactionError> for TaskError {
+    fn from(e: TransactionError) -> Self {
+        match e {
+            TransactionError::Abortable(_) => TaskError::Retriable(e.to_string()),
+            TransactionError::Fenced(_) | TransactionError::Fatal(_) => TaskError::Fatal(e.to_string()),
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! Reading the offsets topic to its end at start-up.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -79,14 +79,16 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
     let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(StoredOffsets::default());
     };
-    let mut remaining: HashSet<i32> = HashSet::new();
+    // Partition → its end when the read began (for a `read_committed` reader, the last stable
+    // offset: what a transactional writer has committed).
+    let mut remaining: HashMap<i32, i64> = HashMap::new();
     let mut assignment = TopicPartitionList::new();
     for p in meta.partitions() {
         let (low, high) = consumer
             .fetch_watermarks(topic, p.id(), left(deadline))
             .map_err(|e| fail(format!("watermarks of partition {}: {e}", p.id())))?;
         if high > low {
-            remaining.insert(p.id());
+            remaining.insert(p.id(), high);
             assignment.add_partition_offset(topic, p.id(), Offset::Offset(low)).map_err(|e| fail(e.to_string()))?;
         }
     }
@@ -98,6 +100,20 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
     while !remaining.is_empty() {
         if Instant::now() >= deadline {
             return Err(fail(format!("not at the end after {timeout:?} ({} partitions left)", remaining.len())));
+        }
+        // A partition is read once its position reaches the end it had: a writer that keeps
+        // committing transactions moves the end on and may never let the reader see EOF.
+        if let Ok(positions) = consumer.position() {
+            for element in positions.elements() {
+                if let Offset::Offset(at) = element.offset()
+                    && remaining.get(&element.partition()).is_some_and(|end| at >= *end)
+                {
+                    remaining.remove(&element.partition());
+                }
+            }
+            if remaining.is_empty() {
+                break;
+            }
         }
         let Some(result) = consumer.poll(Duration::from_millis(200)) else { continue };
         let message = match result {

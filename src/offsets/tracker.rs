@@ -172,6 +172,20 @@ impl AckTracker {
             .collect()
     }
 
+    /// The newest offset submitted per partition (acknowledged or not) that is not committed:
+    /// what a transaction commits together with every record submitted before it.
+    pub fn newest_uncommitted(&self) -> Vec<(SourcePartition, SourceOffset)> {
+        let inner = self.lock();
+        inner
+            .parts
+            .iter()
+            .filter_map(|p| {
+                let newest = p.pending.back().map(|e| &e.offset).or(p.acknowledged.as_ref())?;
+                (p.committed.as_ref() != Some(newest)).then(|| (p.partition.clone(), newest.clone()))
+            })
+            .collect()
+    }
+
     /// Records that these offsets are now in the offsets topic.
     pub fn mark_committed(&self, commits: &[(SourcePartition, SourceOffset)]) {
         let mut inner = self.lock();
@@ -232,6 +246,21 @@ mod tests {
 
     fn off(n: i64) -> SourceOffset {
         SourceOffset::single_i64("n", n)
+    }
+
+    #[test]
+    fn a_transaction_commits_the_newest_submitted_offset_acknowledged_or_not() {
+        let t = AckTracker::new();
+        let (a, b) = (SourcePartition::single("p", "a"), SourcePartition::single("p", "b"));
+        t.seed_committed(&b, off(7));
+        let first = t.submit(&a, off(1));
+        t.submit(&a, off(2));
+        assert_eq!(t.newest_uncommitted(), vec![(a.clone(), off(2))], "b has nothing new");
+        t.ack(first);
+        t.mark_committed(&[(a.clone(), off(2))]);
+        assert!(t.newest_uncommitted().is_empty());
+        t.submit_offset(&b, off(8));
+        assert_eq!(t.newest_uncommitted(), vec![(b, off(8))]);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use tributary::avro::Decoder;
-use tributary::schema_registry::{RegistryClient, RegistryConfig};
+use tributary::schema_registry::{
+    EmbeddedRegistry, EmbeddedRegistryConfig, EmbeddedRegistryHandle, RegistryClient, RegistryConfig,
+};
 
 use crate::wait::wait_for;
 
@@ -29,4 +31,11 @@ pub async fn registered_id(registry_url: &str, subject: &str) -> u32 {
         async move { client.latest(subject).await.ok().map(|v| v.id) }
     })
     .await
+}
+
+/// An embedded registry on a free loopback port that outlives the runs of a test, as a real one
+/// would. Shut it down with `shutdown().await`.
+pub async fn standalone_registry() -> EmbeddedRegistryHandle {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    EmbeddedRegistry::start_with(EmbeddedRegistryConfig::new(addr)).await.expect("registry starts")
 }

@@ -1,0 +1,121 @@
+//! Exactly-once: a connector's records and the offsets that cover them in one Kafka transaction.
+//!
+//! The pump sends records inside the open transaction. On every flush the run, holding the same
+//! lock so that no record is sent meanwhile, writes the newest submitted offset of every source
+//! partition to the offsets topic inside the transaction and commits it. A `read_committed`
+//! reader therefore sees a record exactly when the offset that covers it is committed, and a
+//! restart from the committed offsets neither loses nor repeats a record (for a connector whose
+//! offsets are positions; see `connectors/api` for what an offset means).
+//!
+//! A commit that fails is aborted and the run fails as retriable: the next run starts from the
+//! last committed offsets and sends the aborted records again. A fenced producer (another process
+//! started the same connector with the same `transactional.id`) fails the run for good: it may
+//! write nothing more.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, MutexGuard};
+
+use super::commit::send_offsets;
+use super::delivery::Producer;
+use crate::api::TaskError;
+use crate::kafka::TransactionError;
+use crate::offsets::AckTracker;
+
+/// How long registering the transactional id may take (it waits for an older producer's
+/// transaction to be aborted by the broker).
+const INIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The open transaction of one connector instance.
+pub struct Transactions {
+    open: Mutex<()>,
+    connector: Arc<str>,
+    topic: String,
+    producer: Arc<Producer>,
+    tracker: Arc<AckTracker>,
+    committed: metrics::Counter,
+    aborted: metrics::Counter,
+}
+
+impl Transactions {
+    /// Registers the producer's `transactional.id` (fencing an earlier owner) and opens the first
+    /// transaction.
+    pub async fn begin(
+        connector: Arc<str>,
+        topic: String,
+        producer: Arc<Producer>,
+        tracker: Arc<AckTracker>,
+    ) -> Result<Self, TaskError> {
+        let init = producer.clone();
+        blocking(move || init.init_transactions_blocking(INIT_TIMEOUT)).await.map_err(TaskError::from)?;
+        tracing::info!(connector = %connector, "transactional producer ready (earlier owners fenced)");
+        let label = connector.to_string();
+        Ok(Self {
+            open: Mutex::new(()),
+            committed: metrics::counter!("tributary_transactions_committed_total", "connector" => label.clone()),
+            aborted: metrics::counter!("tributary_transactions_aborted_total", "connector" => label),
+            connector,
+            topic,
+            producer,
+            tracker,
+        })
+    }
+
+    /// Held while records are sent, so that a commit never splits a batch.
+    pub async fn sending(&self) -> MutexGuard<'_, ()> {
+        self.open.lock().await
+    }
+
+    /// Writes the newest offset of every partition with records in the open transaction,
+    /// commits, and opens the next transaction. Returns how many partitions were committed.
+    pub async fn commit(&self, timeout: Duration) -> Result<usize, TaskError> {
+        let _open = self.open.lock().await;
+        let commits = self.tracker.newest_uncommitted();
+        if commits.is_empty() {
+            return Ok(0);
+        }
+        // The records' own acknowledgement is not awaited: the commit below fails if any failed.
+        if let Err(e) = send_offsets(&self.producer, &self.connector, &self.topic, &commits).await {
+            return Err(self.abort(TransactionError::Abortable(e.to_string())).await);
+        }
+        let producer = self.producer.clone();
+        match blocking(move || producer.commit_transaction_blocking(timeout)).await {
+            Ok(()) => {
+                self.tracker.mark_committed(&commits);
+                self.committed.increment(1);
+                tracing::debug!(connector = %self.connector, partitions = commits.len(), "transaction committed");
+                Ok(commits.len())
+            }
+            Err(e) => Err(self.abort(e).await),
+        }
+    }
+
+    /// Aborts the open transaction after `error` where it can be aborted; the run then fails.
+    async fn abort(&self, error: TransactionError) -> TaskError {
+        match &error {
+            TransactionError::Abortable(reason) => {
+                self.aborted.increment(1);
+                let producer = self.producer.clone();
+                if let Err(e) = blocking(move || producer.abort_transaction_blocking(INIT_TIMEOUT)).await {
+                    tracing::warn!(connector = %self.connector, error = %e, "abort failed; the broker aborts the transaction when it times out");
+                }
+                tracing::warn!(connector = %self.connector, error = %reason, "transaction aborted; restarting from the last committed offsets");
+            }
+            TransactionError::Fenced(reason) => {
+                tracing::error!(connector = %self.connector, error = %reason, "producer fenced: another process now runs this connector; stopping it here");
+            }
+            TransactionError::Fatal(_) => {}
+        }
+        error.into()
+    }
+}
+
+async fn blocking(
+    step: impl FnOnce() -> Result<(), TransactionError> + Send + 'static,
+) -> Result<(), TransactionError> {
+    match tokio::task::spawn_blocking(step).await {
+        Ok(result) => result,
+        Err(e) => Err(TransactionError::Abortable(format!("a transaction step panicked: {e}"))),
+    }
+}
