@@ -79,16 +79,14 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
     let Some(meta) = metadata.topics().iter().find(|t| t.name() == topic) else {
         return Ok(StoredOffsets::default());
     };
-    // Partition → its end when the read began (for a `read_committed` reader, the last stable
-    // offset: what a transactional writer has committed).
-    let mut remaining: HashMap<i32, i64> = HashMap::new();
+    let mut remaining: HashMap<i32, PartitionEnd> = HashMap::new();
     let mut assignment = TopicPartitionList::new();
     for p in meta.partitions() {
         let (low, high) = consumer
             .fetch_watermarks(topic, p.id(), left(deadline))
             .map_err(|e| fail(format!("watermarks of partition {}: {e}", p.id())))?;
         if high > low {
-            remaining.insert(p.id(), high);
+            remaining.insert(p.id(), PartitionEnd { at_start: high, passed: None });
             assignment.add_partition_offset(topic, p.id(), Offset::Offset(low)).map_err(|e| fail(e.to_string()))?;
         }
     }
@@ -101,20 +99,7 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
         if Instant::now() >= deadline {
             return Err(fail(format!("not at the end after {timeout:?} ({} partitions left)", remaining.len())));
         }
-        // A partition is read once its position reaches the end it had: a writer that keeps
-        // committing transactions moves the end on and may never let the reader see EOF.
-        if let Ok(positions) = consumer.position() {
-            for element in positions.elements() {
-                if let Offset::Offset(at) = element.offset()
-                    && remaining.get(&element.partition()).is_some_and(|end| at >= *end)
-                {
-                    remaining.remove(&element.partition());
-                }
-            }
-            if remaining.is_empty() {
-                break;
-            }
-        }
+        remaining.retain(|_, end| end.passed.is_none_or(|at| at.elapsed() < MOVING_END_GRACE));
         let Some(result) = consumer.poll(Duration::from_millis(200)) else { continue };
         let message = match result {
             Ok(message) => message,
@@ -130,6 +115,12 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
             }
             Err(e) => return Err(fail(e.to_string())),
         };
+        if let Some(end) = remaining.get_mut(&message.partition())
+            && end.passed.is_none()
+            && message.offset() >= end.at_start
+        {
+            end.passed = Some(Instant::now());
+        }
         if let Some(key) = message.key() {
             match format::decode(key, message.payload()) {
                 Ok((connector, partition, offset)) => stored.apply(connector, partition, offset),
@@ -141,6 +132,20 @@ pub fn read_to_end(base: &ClientConfig, topic: &str, timeout: Duration) -> Resul
         }
     }
     Ok(stored)
+}
+
+/// How long a partition is read on after a record beyond its end at the start was seen.
+const MOVING_END_GRACE: Duration = Duration::from_secs(1);
+
+/// When the read of one partition is done. At PartitionEOF; or, for a partition that a writer
+/// keeps extending (a transactional writer committing every flush may never let a
+/// `read_committed` reader see EOF), shortly after a record at or beyond its end at the start was
+/// read: everything written before the read began has been read then. The end at the start is
+/// not enough on its own: some brokers (tansu) report a high watermark that sits before the last
+/// batch's records.
+struct PartitionEnd {
+    at_start: i64,
+    passed: Option<Instant>,
 }
 
 fn left(deadline: Instant) -> Duration {
