@@ -8,6 +8,7 @@ pub use tributary_connector_api as api;
 pub mod avro;
 pub mod check;
 pub mod clients;
+pub mod cluster;
 pub mod config;
 pub mod datagen;
 pub mod instance;

@@ -12,7 +12,9 @@
 //!   connector is not touched at all: same instance, same tasks, no gap.
 //! * How an entry is written can change without a restart when what it resolves to does not
 //!   (e.g. a literal secret moved to `${env:…}`): only the entry shown by the API is updated.
-//! * Runtime sections (`kafka`, `schema_registry`, `api`, `logging`, `schemas_dir`) are fixed for
+//! * In cluster mode (`cluster.group_id`) the connectors are the group's slots, the same on every
+//!   replica: a change to them is reported as needing a restart of every replica, and not applied.
+//! * Runtime sections (`kafka`, `cluster`, `schema_registry`, `api`, `logging`, `schemas_dir`) are fixed for
 //!   the life of the process. A change to one is reported (and logged) as needing a restart, and
 //!   the running values are kept.
 //! * Schema files are re-read: connectors started or restarted by the reload use the schemas as
@@ -72,7 +74,20 @@ pub fn plan(old: &Config, new: &Config) -> ReloadPlan {
         }
     }
     plan.remove = old_entries.keys().filter(|name| !new_entries.contains_key(*name)).map(|n| (*n).to_owned()).collect();
-    let sections: [(&'static str, bool); 5] = [
+    // In cluster mode the connectors are the group's slots: every replica must change together,
+    // through a rolling restart with the new file.
+    let clustered = old.cluster.group_id.is_some() || new.cluster.group_id.is_some();
+    let connectors_changed = !(plan.add.is_empty() && plan.remove.is_empty() && plan.restart.is_empty());
+    if clustered {
+        plan.keep = old_entries.keys().map(|n| (*n).to_owned()).collect();
+        plan.add.clear();
+        plan.remove.clear();
+        plan.restart.clear();
+        plan.refresh.clear();
+    }
+    let sections: [(&'static str, bool); 7] = [
+        ("connectors (cluster mode: restart every replica with the new file)", clustered && connectors_changed),
+        ("cluster", old.cluster != new.cluster),
         ("kafka", old.kafka != new.kafka),
         ("schema_registry", old.schema_registry != new.schema_registry),
         ("api", old.api != new.api),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::avro::{EncoderOptions, SchemaError, Schemas, SubjectNameStrategy};
 use crate::clients::{client_config, registry_client};
+use crate::cluster::{Cluster, ClusterError};
 use crate::config::{self, Config, KafkaConfig};
 use crate::instance::Environment;
 use crate::kafka::{EmbeddedError, EmbeddedKafka, TopicError, ensure_compacted_topic};
@@ -35,6 +36,8 @@ pub enum StartError {
     Kafka(String),
     #[error(transparent)]
     Api(#[from] BindError),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
 }
 
 /// How to start a runtime beyond its config.
@@ -67,6 +70,8 @@ pub struct Runtime {
     pub rest_addr: Option<SocketAddr>,
     rest: Option<RestServer>,
     reloader: Arc<Reloader>,
+    /// This replica's group membership, in cluster mode.
+    cluster: Option<Cluster>,
 }
 
 /// The encoder's subject naming for the config's `subject_name_strategy`.
@@ -131,11 +136,25 @@ impl Runtime {
             },
             embedded: embedded_kafka.clone(),
             embedded_partitions: config.kafka.embedded_partitions,
-            transactional_id_prefix: config.kafka.exactly_once.then(|| config.kafka.transactional_id_prefix.clone()),
+            transactional_id_prefix: config.exactly_once().then(|| config.cluster.transactional_id_prefix.clone()),
             plugins: plugins.clone(),
         };
         let supervisor = Arc::new(Supervisor::new(env, options.backoff));
         let reloader = Arc::new(Reloader::new(options.source, plugins.clone(), supervisor.clone(), config.clone()));
+        let rest_addr = listener.as_ref().and_then(|l| l.local_addr().ok());
+        let cluster = match &config.cluster.group_id {
+            Some(_) => {
+                let replica = replica_id(config.cluster.replica_id.as_deref(), rest_addr);
+                let consumer = client_config(&bootstrap_servers, &config.kafka.consumer);
+                Some(Cluster::join(&config.cluster, &consumer, &config.connectors, replica, supervisor.clone()).await?)
+            }
+            None => {
+                for entry in &config.connectors {
+                    supervisor.start(entry.clone());
+                }
+                None
+            }
+        };
         let rest = match listener {
             Some(listener) => {
                 let state = AppState {
@@ -144,14 +163,12 @@ impl Runtime {
                     plugins,
                     token: config.api.token.clone(),
                     worker_id: "".into(),
+                    cluster: cluster.as_ref().map(Cluster::watch),
                 };
                 Some(RestServer::serve(listener, state)?)
             }
             None => None,
         };
-        for entry in &config.connectors {
-            supervisor.start(entry.clone());
-        }
         Ok(Self {
             supervisor,
             embedded_kafka,
@@ -161,6 +178,7 @@ impl Runtime {
             rest_addr: rest.as_ref().map(RestServer::addr),
             rest,
             reloader,
+            cluster,
         })
     }
 
@@ -175,6 +193,9 @@ impl Runtime {
         if let Some(rest) = self.rest {
             rest.shutdown().await;
         }
+        if let Some(cluster) = self.cluster {
+            cluster.leave().await;
+        }
         self.supervisor.shutdown().await;
         if let Some(registry) = self.embedded_registry {
             let _ = registry.shutdown().await;
@@ -183,6 +204,24 @@ impl Runtime {
             // The cluster thread joins on drop; keep that off the async workers.
             let _ = tokio::task::spawn_blocking(move || drop(kafka)).await;
         }
+    }
+}
+
+/// How this replica names itself in its group: `cluster.replica_id`, else `<host>:<REST port>`,
+/// else `<host>-<pid>`.
+fn replica_id(configured: Option<&str>, rest: Option<SocketAddr>) -> String {
+    if let Some(id) = configured {
+        return id.to_owned();
+    }
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "tributary".into());
+    match rest {
+        Some(addr) => format!("{host}:{}", addr.port()),
+        None => format!("{host}-{}", std::process::id()),
     }
 }
 

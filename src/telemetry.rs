@@ -23,6 +23,13 @@
 //! | `tributary_connector_state` | gauge, also labelled `state` | 1 for the current state, 0 for the others |
 //! | `tributary_records_in_flight` | gauge | records sent and not yet acknowledged (refreshed on scrape) |
 //! | `tributary_connector_tasks` | gauge | tasks of the current run |
+//! | `tributary_transactions_committed_total` | counter | exactly-once: transactions committed |
+//! | `tributary_transactions_aborted_total` | counter | exactly-once: transactions aborted (the run restarts from the last commit) |
+//! | `tributary_producer_fenced_total` | counter | exactly-once: this process's producer was fenced by another owner of the connector |
+//!
+//! Cluster mode adds (unlabelled): `tributary_cluster_rebalances_total` (assignments this replica
+//! received), `tributary_cluster_members`, `tributary_cluster_assigned_connectors` (run here),
+//! `tributary_cluster_config_mismatches` (members whose connector definitions differ).
 
 use std::sync::OnceLock;
 use std::time::Duration;

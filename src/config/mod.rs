@@ -31,6 +31,7 @@ use crate::api::{Duration, Secret};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub kafka: KafkaConfig,
+    pub cluster: ClusterConfig,
     pub schema_registry: RegistryConfig,
     /// Directory of `*.avsc` files, relative to the config file.
     pub schemas_dir: PathBuf,
@@ -59,21 +60,59 @@ pub struct KafkaConfig {
     /// Each connector's records and the offsets that cover them are written in one Kafka
     /// transaction per flush, so a `read_committed` reader sees every record once across
     /// restarts (Kafka Connect's exactly-once source semantics). Needs a broker with
-    /// transactions.
+    /// transactions. Absent: on in cluster mode (`cluster.group_id`), off otherwise; see
+    /// [`Config::exactly_once`].
     #[serde(default)]
-    pub exactly_once: bool,
-    /// With `exactly_once`, each connector's `transactional.id` is this prefix and its name: a
-    /// second process starting the same connector with the same prefix fences the first.
-    #[serde(default = "default_transactional_id_prefix")]
-    pub transactional_id_prefix: String,
+    pub exactly_once: Option<bool>,
 }
 
 fn default_embedded_partitions() -> i32 {
     3
 }
 
-fn default_transactional_id_prefix() -> String {
-    "tributary-".to_owned()
+/// `cluster:` several replicas on one config, sharing the connectors through a Kafka consumer
+/// group. Without `group_id` the process runs every connector itself (standalone).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// The consumer group the replicas join. Absent: standalone.
+    pub group_id: Option<String>,
+    /// The coordination topic whose partitions are the connector slots (one per connector, in
+    /// the order of their names). Default: `<group_id>.slots`. Nothing is written to it.
+    pub topic: Option<String>,
+    /// A replica that sends no heartbeat for this long loses its connectors to the others.
+    pub session_timeout: Duration,
+    pub heartbeat_interval: Duration,
+    /// How long a rebalance waits for a replica to stop the connectors it gives up.
+    pub rebalance_timeout: Duration,
+    /// Each connector's `transactional.id` is this prefix and its name: a process that starts
+    /// the connector with the same prefix fences the one that ran it before.
+    pub transactional_id_prefix: String,
+    /// How this replica names itself in the group and in status answers. Default: the REST
+    /// API's address, or `<host>-<pid>` without the API.
+    pub replica_id: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            group_id: None,
+            topic: None,
+            session_timeout: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(3),
+            rebalance_timeout: Duration::from_secs(60),
+            transactional_id_prefix: "tributary-".into(),
+            replica_id: None,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// The coordination topic, when in cluster mode.
+    pub fn slots_topic(&self) -> Option<String> {
+        let group = self.group_id.as_ref()?;
+        Some(self.topic.clone().unwrap_or_else(|| format!("{group}.slots")))
+    }
 }
 
 impl KafkaConfig {
@@ -316,6 +355,12 @@ impl ConnectorConfig {
 }
 
 impl Config {
+    /// Whether records and offsets are written in transactions: `kafka.exactly_once`, or in
+    /// cluster mode by default (its fencing needs transactional producers).
+    pub fn exactly_once(&self) -> bool {
+        self.kafka.exactly_once.unwrap_or(self.cluster.group_id.is_some())
+    }
+
     /// A scrubber for every secret in the file: the runtime's (registry password, API token,
     /// sensitive Kafka properties) and every connector's.
     pub fn scrubber(&self) -> Scrubber {
@@ -423,6 +468,7 @@ pub fn parse(text: &str, file: &str, base: &Path, env: &dyn Env) -> Result<Loade
 
     let kafka = section::<KafkaConfig>(&mut top, "kafka", true, &mut errors);
     let schema_registry = section::<RegistryConfig>(&mut top, "schema_registry", true, &mut errors);
+    let cluster = section::<ClusterConfig>(&mut top, "cluster", false, &mut errors).unwrap_or_default();
     let api = section::<ApiConfig>(&mut top, "api", false, &mut errors);
     let logging = section::<LoggingConfig>(&mut top, "logging", false, &mut errors);
     let schemas_dir = section::<PathBuf>(&mut top, "schemas_dir", false, &mut errors);
@@ -430,17 +476,19 @@ pub fn parse(text: &str, file: &str, base: &Path, env: &dyn Env) -> Result<Loade
     for key in top.keys() {
         errors.push(ConfigError::new(
             key.clone(),
-            "unknown key (known: kafka, schema_registry, schemas_dir, api, logging, connectors)",
+            "unknown key (known: kafka, schema_registry, cluster, schemas_dir, api, logging, connectors)",
         ));
     }
 
     if let Some(kafka) = &kafka {
         check_kafka(kafka, &mut errors);
+        check_cluster(&cluster, kafka, &mut errors);
     }
     match (kafka, schema_registry) {
         (Some(kafka), Some(schema_registry)) if errors.is_empty() => Ok(Loaded {
             config: Config {
                 kafka,
+                cluster,
                 schema_registry,
                 schemas_dir: base.join(schemas_dir.unwrap_or_else(|| PathBuf::from("schemas"))),
                 api: api.unwrap_or_default(),
@@ -618,6 +666,50 @@ fn check_kafka(kafka: &KafkaConfig, errors: &mut Vec<ConfigError>) {
     }
     if kafka.offsets.partitions < 1 {
         errors.push(ConfigError::new("kafka.offsets.partitions", "must be at least 1"));
+    }
+}
+
+fn check_cluster(cluster: &ClusterConfig, kafka: &KafkaConfig, errors: &mut Vec<ConfigError>) {
+    let Some(group) = &cluster.group_id else { return };
+    if group.trim().is_empty() || !valid_name(group) {
+        errors.push(ConfigError::new(
+            "cluster.group_id",
+            "must be a non-empty name of letters, digits, `.`, `_` and `-`",
+        ));
+    }
+    if let Some(topic) = &cluster.topic
+        && !valid_name(topic)
+    {
+        errors.push(ConfigError::new("cluster.topic", "must be a topic name of letters, digits, `.`, `_` and `-`"));
+    }
+    if kafka.is_embedded() {
+        errors.push(ConfigError::new(
+            "cluster.group_id",
+            "cluster mode needs a Kafka cluster the replicas share; the embedded one lives inside one process",
+        ));
+    }
+    if kafka.exactly_once == Some(false) {
+        errors.push(ConfigError::new(
+            "kafka.exactly_once",
+            "cluster mode fences a replica that lost its connectors through transactions; \
+             `exactly_once: false` would let it go on writing (remove the key, or run standalone)",
+        ));
+    }
+    let (session, heartbeat) = (cluster.session_timeout.get(), cluster.heartbeat_interval.get());
+    if session < std::time::Duration::from_secs(1) {
+        errors.push(ConfigError::new("cluster.session_timeout", "must be at least 1s"));
+    }
+    if heartbeat.is_zero() || heartbeat >= session {
+        errors.push(ConfigError::new(
+            "cluster.heartbeat_interval",
+            "must be greater than zero and shorter than `session_timeout` (a third of it is usual)",
+        ));
+    }
+    if cluster.rebalance_timeout.get() < std::time::Duration::from_secs(1) {
+        errors.push(ConfigError::new("cluster.rebalance_timeout", "must be at least 1s"));
+    }
+    if cluster.transactional_id_prefix.is_empty() {
+        errors.push(ConfigError::new("cluster.transactional_id_prefix", "must not be empty"));
     }
 }
 

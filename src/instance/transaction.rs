@@ -103,6 +103,8 @@ impl Transactions {
                 tracing::warn!(connector = %self.connector, error = %reason, "transaction aborted; restarting from the last committed offsets");
             }
             TransactionError::Fenced(reason) => {
+                metrics::counter!("tributary_producer_fenced_total", "connector" => self.connector.to_string())
+                    .increment(1);
                 tracing::error!(connector = %self.connector, error = %reason, "producer fenced: another process now runs this connector; stopping it here");
             }
             TransactionError::Fatal(_) => {}

@@ -1,8 +1,9 @@
-//! Topic checks against a real broker: the offsets topic must be compacted.
+//! Topic checks against a real broker: the offsets topic must be compacted; the cluster's
+//! coordination topic must have a partition per connector.
 
 use std::time::Duration;
 
-use rdkafka::admin::{AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{AdminOptions, NewPartitions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{BaseProducer, Producer};
@@ -84,6 +85,66 @@ pub async fn ensure_compacted_topic(
     } else {
         Err(TopicError::NotCompacted { topic: topic.to_owned(), policy })
     }
+}
+
+/// Makes sure `topic` exists with at least `partitions` partitions: creates it (broker default
+/// replication) or adds partitions. Safe to race with another process doing the same.
+pub async fn ensure_partitions(
+    base: &ClientConfig,
+    topic: &str,
+    partitions: i32,
+    timeout: Duration,
+) -> Result<(), String> {
+    let mut config = base.clone();
+    config.set("allow.auto.create.topics", "false");
+    let admin = super::admin_client(&config)?;
+    let options = AdminOptions::new().request_timeout(Some(timeout));
+    let new = NewTopic::new(topic, partitions, TopicReplication::Fixed(-1));
+    match admin.create_topics([&new], &options).await.map_err(|e| e.to_string())?.into_iter().next() {
+        Some(Ok(_)) => {
+            tracing::info!(topic, partitions, "created topic");
+            return Ok(());
+        }
+        Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => {}
+        Some(Err((_, code))) => return Err(format!("cannot create it: {code}")),
+        None => return Err("cannot create it: no answer".into()),
+    }
+    let have = partition_count(&config, topic, timeout).await?;
+    if have >= partitions {
+        return Ok(());
+    }
+    let grow = NewPartitions::new(topic, usize::try_from(partitions).unwrap_or_default());
+    match admin.create_partitions([&grow], &options).await.map_err(|e| e.to_string())?.into_iter().next() {
+        Some(Ok(_)) => {
+            tracing::info!(topic, from = have, to = partitions, "added partitions");
+            Ok(())
+        }
+        // Another process grew it meanwhile.
+        Some(Err((_, RDKafkaErrorCode::InvalidPartitions)))
+            if partition_count(&config, topic, timeout).await? >= partitions =>
+        {
+            Ok(())
+        }
+        Some(Err((_, code))) => Err(format!("cannot grow it from {have} to {partitions} partitions: {code}")),
+        None => Err("cannot grow it: no answer".into()),
+    }
+}
+
+async fn partition_count(config: &ClientConfig, topic: &str, timeout: Duration) -> Result<i32, String> {
+    let config = config.clone();
+    let topic = topic.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let client: BaseProducer<ErrorWatch> = super::create(&config)?;
+        client.poll(Duration::ZERO);
+        let metadata = client.client().fetch_metadata(None, timeout).map_err(|e| {
+            client.poll(Duration::from_millis(100));
+            client.context().explain(e)
+        })?;
+        let count = metadata.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len());
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
+    })
+    .await
+    .map_err(|e| e.to_string())?
 }
 
 fn unverified(topic: &str, reason: String) -> TopicCheck {

@@ -9,7 +9,7 @@ pub mod oauthbearer;
 pub mod producer;
 pub mod properties;
 
-pub use admin::{TopicCheck, TopicError, ensure_compacted_topic};
+pub use admin::{TopicCheck, TopicError, ensure_compacted_topic, ensure_partitions};
 pub use client::{ErrorWatch, admin_client, create, watched};
 pub use diagnosis::{Diagnosis, Problem, diagnose};
 pub use embedded::{EmbeddedError, EmbeddedKafka};

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
 use super::error::ApiError;
+use super::{AppState, cluster};
 use crate::config::Scrubber;
 use crate::state::State as ConnectorStateKind;
 use crate::supervisor::Snapshot;
@@ -63,14 +63,19 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
             other => return Err(ApiError::bad_request(format!("unknown expand `{other}` (known: status, info)"))),
         }
     }
-    let names = state.supervisor.names();
+    let names = cluster::names(&state);
     if !want_status && !want_info {
         return Ok(Json(json!(names)));
     }
     let mut out = Map::new();
     for name in names {
         // A connector removed between listing and reading is simply left out.
-        let Ok(snapshot) = state.supervisor.snapshot(&name) else { continue };
+        let Ok(snapshot) = state.supervisor.snapshot(&name) else {
+            if let Some(remote) = cluster::remote_status(&state, &name).filter(|_| want_status) {
+                out.insert(name, json!({"status": remote}));
+            }
+            continue;
+        };
         let mut item = Map::new();
         if want_status {
             item.insert("status".into(), status_json(&snapshot, &state.worker_id));
@@ -81,6 +86,14 @@ pub async fn list(State(state): State<AppState>, RawQuery(query): RawQuery) -> R
         out.insert(name, Value::Object(item));
     }
     Ok(Json(Value::Object(out)))
+}
+
+/// In cluster mode, a connector that runs on another replica is answered for there (421).
+pub(super) fn here(state: &AppState, name: &str) -> Result<(), ApiError> {
+    if state.supervisor.entry(name).is_ok() {
+        return Ok(());
+    }
+    cluster::elsewhere(state, name).map_or(Ok(()), Err)
 }
 
 /// Kafka Connect's connector info: `{name, config, tasks: [{connector, task}], type}`.
@@ -179,6 +192,7 @@ pub(super) fn status_json(snapshot: &Snapshot, worker_id: &str) -> Value {
 
 /// `GET /connectors/{name}`.
 pub async fn info(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    here(&state, &name)?;
     Ok(Json(info_json(&state.supervisor.snapshot(&name)?)))
 }
 
@@ -189,7 +203,10 @@ pub async fn config(State(state): State<AppState>, Path(name): Path<String>) -> 
 
 /// `GET /connectors/{name}/status`.
 pub async fn status(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
-    Ok(Json(status_json(&state.supervisor.snapshot(&name)?, &state.worker_id)))
+    match state.supervisor.snapshot(&name) {
+        Ok(snapshot) => Ok(Json(status_json(&snapshot, &state.worker_id))),
+        Err(missing) => cluster::remote_status(&state, &name).map(Json).ok_or_else(|| missing.into()),
+    }
 }
 
 /// `GET /connectors/{name}/tasks/{task}/status`: one task's entry of the status.
@@ -207,18 +224,21 @@ pub async fn task_status(
 
 /// `PUT /connectors/{name}/pause`: 202.
 pub async fn pause(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    here(&state, &name)?;
     state.supervisor.pause(&name).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `PUT /connectors/{name}/resume`: 202. Starts a STOPPED or FAILED connector again.
 pub async fn resume(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    here(&state, &name)?;
     state.supervisor.resume(&name).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
 /// `PUT /connectors/{name}/stop`: 202; the connector reaches STOPPED once its offsets are flushed.
 pub async fn stop(State(state): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+    here(&state, &name)?;
     state.supervisor.stop(&name).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -244,6 +264,7 @@ pub async fn restart(
     let pairs = query_pairs(query.as_deref());
     let include_tasks = flag(&pairs, "includeTasks")?;
     let only_failed = flag(&pairs, "onlyFailed")?;
+    here(&state, &name)?;
     let current = state.supervisor.snapshot(&name)?;
     if !only_failed || current.connector.state == ConnectorStateKind::Failed {
         state.supervisor.restart(&name).await?;

@@ -6,6 +6,7 @@
 //! | `GET /ready` | 200 when every connector is ready, else 503 with the reasons |
 //! | `GET /metrics` | Prometheus text |
 //! | `POST /reload` | re-reads the config file; see [`crate::reload`] |
+//! | `GET /cluster` | cluster mode: the group, its members and who runs which connector; standalone: `{"mode": "standalone"}` |
 //! | `GET /connectors[?expand=status&expand=info]` | names, or a map of name → expansions |
 //! | `GET /connectors/{name}` | `{name, config, tasks, type}`; `config` is the entry as written, secrets redacted |
 //! | `GET /connectors/{name}/config` | the entry as written, secrets redacted |
@@ -21,10 +22,17 @@
 //!
 //! Errors are `{"error_code": <status>, "message": …}`: 400 bad input, 401 missing or wrong token,
 //! 404 unknown connector or plugin, 409 a conflicting operation is in progress, 500 otherwise.
+//! In cluster mode every replica answers for the whole cluster: `GET /connectors` lists every
+//! connector of the config, and a connector that runs on another replica shows
+//! `{"state": "ASSIGNED", "worker_id": <that replica>}` (or `UNASSIGNED` while no replica holds
+//! it); its detailed status is on its own replica. Commands to such a connector answer 421 naming
+//! the replica that runs it.
+//!
 //! Connectors are defined by the config file: creating, reconfiguring or deleting one through the
 //! API answers 405 and points at the file and `POST /reload`.
 
 mod auth;
+mod cluster;
 mod connectors;
 mod error;
 mod offsets;
@@ -44,6 +52,7 @@ pub use auth::token_matches;
 pub use error::ApiError;
 
 use crate::api::Secret;
+use crate::cluster::ClusterWatch;
 use crate::plugins::Plugins;
 use crate::reload::Reloader;
 use crate::supervisor::Supervisor;
@@ -59,8 +68,11 @@ pub struct AppState {
     pub plugins: Plugins,
     /// `api.token`: when set, required on every endpoint but `/health`.
     pub token: Option<Secret>,
-    /// What the status answers give as `worker_id`: the API's bound address.
+    /// What the status answers give as `worker_id`: the API's bound address, or in cluster mode
+    /// the replica id.
     pub worker_id: Arc<str>,
+    /// The group's view, in cluster mode.
+    pub cluster: Option<ClusterWatch>,
 }
 
 /// The API could not start.
@@ -77,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .route("/reload", post(ops::reload))
+        .route("/cluster", get(cluster::view))
         .route("/connectors", get(connectors::list).post(connectors::defined_by_file))
         .route(
             "/connectors/{name}",
@@ -122,7 +135,10 @@ impl RestServer {
     /// bound address.
     pub fn serve(listener: tokio::net::TcpListener, mut state: AppState) -> Result<Self, BindError> {
         let addr = listener.local_addr().map_err(|source| BindError { addr: ([127, 0, 0, 1], 0).into(), source })?;
-        state.worker_id = addr.to_string().into();
+        state.worker_id = match &state.cluster {
+            Some(cluster) => cluster.get().replica_id.into(),
+            None => addr.to_string().into(),
+        };
         let app = router(state);
         let stop = CancellationToken::new();
         let stopped = stop.clone();

@@ -64,6 +64,7 @@ async fn write(
 
 /// `GET /connectors/{name}/offsets`.
 pub async fn get(State(state): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    super::connectors::here(&state, &name)?;
     state.supervisor.entry(&name)?;
     let offsets: Vec<Value> = committed(&state, &name)
         .await?

@@ -1,0 +1,322 @@
+//! Exactly-once and cluster mode on a real Apache Kafka broker.
+//!
+//! `kafka.exactly_once`: records and the offsets that cover them are committed in one
+//! transaction, so a `read_committed` reader sees every record once — after a SIGKILL
+//! mid-stream, and after a second process started on the same config fenced the first.
+//!
+//! `cluster.group_id`: three replicas on one config share the connectors through the group
+//! coordinator; a replica SIGKILLed, one SIGSTOPped past the session timeout (a zombie) and a
+//! rolling restart of all of them leave every record once.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use tributary::avro::Decoder;
+use tributary::schema_registry::EmbeddedRegistryHandle;
+use tributary_test_support::rest::{get_json, wait_json};
+use tributary_test_support::{
+    broker::Broker, cli::*, datagen::*, registry::*, topics::*, wait::*, workspace, write_file,
+};
+
+const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A config with one exactly-once datagen connector named `name`, writing `{name}.records`.
+fn config(dir: &Path, bootstrap: &str, registry: &str, name: &str) -> std::path::PathBuf {
+    let text = format!(
+        r#"
+kafka:
+  bootstrap_servers: {bootstrap}
+  exactly_once: true
+  offsets: {{topic: offsets.{name}, partitions: 3, flush_interval: 200ms}}
+schema_registry: {{url: {registry}}}
+api: {{enabled: false}}
+schemas_dir: {schemas}
+connectors:
+  - {{name: {name}, class: datagen, topic: {name}.records, generators: 2, rate: 400, record_bytes: 200}}
+"#,
+        schemas = workspace().join("schemas").display()
+    );
+    write_file(dir, "config.yaml", &text)
+}
+
+/// A first `tributary run` of connector `name` on the shared broker, started, with a registry
+/// that outlives it.
+struct Started {
+    bootstrap: String,
+    registry: EmbeddedRegistryHandle,
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    first: RunningCli,
+}
+
+async fn start(name: &str) -> Started {
+    let bootstrap = Broker::shared().bootstrap();
+    let registry = standalone_registry().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = config(dir.path(), &bootstrap, &registry.url(), name);
+    let mut first = RunningCli::start(TRIBUTARY, &path);
+    first.wait_for_log("connector started", WAIT);
+    Started { bootstrap, registry, _dir: dir, path, first }
+}
+
+async fn committed_beyond(bootstrap: &str, name: &str, floor: &BTreeMap<String, i64>, more: i64) {
+    wait_for(WAIT, "committed offsets to move on", || {
+        let (bootstrap, name, floor) = (bootstrap.to_owned(), name.to_owned(), floor.clone());
+        async move {
+            let seqs = committed_seqs_in(&bootstrap, &format!("offsets.{name}"), &name).await;
+            (seqs.len() == 2 && seqs.iter().all(|(g, s)| *s > floor.get(g).copied().unwrap_or(-1) + more)).then_some(())
+        }
+    })
+    .await;
+}
+
+/// Every generator's seqs in the topic, as a `read_committed` reader sees them: each seq from 0 to
+/// the last committed one, once.
+async fn assert_each_seq_once(bootstrap: &str, registry_url: &str, name: &str) {
+    let last = committed_seqs_in(bootstrap, &format!("offsets.{name}"), name).await;
+    let total: i64 = last.values().map(|s| s + 1).sum();
+    let messages = consume(
+        bootstrap,
+        &format!("{name}.records"),
+        None,
+        move |m| m.len() >= total as usize,
+        Duration::from_secs(2),
+        WAIT,
+    )
+    .await;
+    let decoder = Decoder::new(registry(registry_url));
+    let values: Vec<Value> = decode_all(&decoder, &messages).await.into_iter().map(|(_, v)| v).collect();
+    let seqs = seqs_by_generator(&values);
+    for (g, last) in &last {
+        let seen = &seqs[&g.parse::<i64>().expect("generator number")];
+        assert_eq!(seen, &(0..=*last).collect::<Vec<_>>(), "generator {g}: every seq once, none missing");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_run_leaves_every_record_once() {
+    let Started { bootstrap, registry, _dir, path, mut first } = start("eos-killed").await;
+    committed_beyond(&bootstrap, "eos-killed", &BTreeMap::new(), 300).await;
+    first.signal("KILL");
+    first.wait_exit(WAIT);
+    let at_kill = committed_seqs_in(&bootstrap, "offsets.eos-killed", "eos-killed").await;
+
+    let mut second = RunningCli::start(TRIBUTARY, &path);
+    second.wait_for_log("connector started", WAIT);
+    committed_beyond(&bootstrap, "eos-killed", &at_kill, 300).await;
+    second.signal("TERM");
+    assert_eq!(second.wait_exit(WAIT).code(), Some(0), "{}", second.output());
+
+    assert_each_seq_once(&bootstrap, &registry.url(), "eos-killed").await;
+    registry.shutdown().await.expect("registry stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_fences_the_first_which_writes_nothing_more() {
+    let Started { bootstrap, registry, _dir, path, mut first } = start("eos-fenced").await;
+    committed_beyond(&bootstrap, "eos-fenced", &BTreeMap::new(), 200).await;
+
+    // Same config, same transactional id: the second process takes the connector over.
+    let mut second = RunningCli::start(TRIBUTARY, &path);
+    second.wait_for_log("connector started", WAIT);
+    let fenced = first.wait_for_log("fenced", WAIT);
+    assert!(fenced.contains("fenced"), "{fenced}");
+    let at_takeover = committed_seqs_in(&bootstrap, "offsets.eos-fenced", "eos-fenced").await;
+    committed_beyond(&bootstrap, "eos-fenced", &at_takeover, 300).await;
+
+    first.signal("TERM");
+    first.wait_exit(WAIT);
+    second.signal("TERM");
+    assert_eq!(second.wait_exit(WAIT).code(), Some(0), "{}", second.output());
+
+    assert_each_seq_once(&bootstrap, &registry.url(), "eos-fenced").await;
+    registry.shutdown().await.expect("registry stops");
+}
+
+const CLUSTER_CONNECTORS: [&str; 4] = ["ten-a", "ten-b", "ten-c", "ten-d"];
+
+/// The config every replica of the cluster test reads: four exactly-once datagen tenants.
+fn cluster_config(dir: &Path, bootstrap: &str, registry: &str) -> std::path::PathBuf {
+    let connectors: String = CLUSTER_CONNECTORS
+        .iter()
+        .map(|name| {
+            format!(
+                "  - {{name: {name}, class: datagen, topic: {name}.records, generators: 2, rate: 150, record_bytes: 100}}\n"
+            )
+        })
+        .collect();
+    let text = format!(
+        r#"
+kafka:
+  bootstrap_servers: {bootstrap}
+  offsets: {{topic: offsets.cluster, partitions: 3, flush_interval: 300ms}}
+cluster:
+  group_id: tributary-test
+  session_timeout: 6s
+  heartbeat_interval: 1s
+  rebalance_timeout: 30s
+schema_registry: {{url: {registry}}}
+api: {{listen: "127.0.0.1:0"}}
+schemas_dir: {schemas}
+connectors:
+{connectors}"#,
+        schemas = workspace().join("schemas").display()
+    );
+    write_file(dir, "config.yaml", &text)
+}
+
+/// One replica and the port of its REST API (its replica id is `<host>:<port>`).
+struct Replica {
+    cli: RunningCli,
+    address: String,
+}
+
+impl Replica {
+    fn start(path: &Path) -> Self {
+        let mut cli = RunningCli::start(TRIBUTARY, path);
+        let address = cli.rest_address(WAIT);
+        Self { cli, address }
+    }
+
+    fn port(&self) -> &str {
+        self.address.rsplit(':').next().unwrap_or_default()
+    }
+
+    async fn cluster(&self) -> Value {
+        get_json(&format!("http://{}/cluster", self.address)).await
+    }
+}
+
+/// Connector → replica port, once `replica` sees `members` members holding every connector.
+async fn settled(replica: &Replica, members: usize) -> BTreeMap<String, String> {
+    wait_for(WAIT, "every connector assigned", || async {
+        let view = replica.cluster().await;
+        let listed = view["members"].as_array()?;
+        if listed.len() != members || !view["unassigned"].as_array()?.is_empty() {
+            return None;
+        }
+        let mut owners = BTreeMap::new();
+        for m in listed {
+            let port = m["replica_id"].as_str()?.rsplit(':').next()?.to_owned();
+            for c in m["connectors"].as_array()? {
+                owners.insert(c.as_str()?.to_owned(), port.clone());
+            }
+        }
+        (owners.len() == CLUSTER_CONNECTORS.len()).then_some(owners)
+    })
+    .await
+}
+
+async fn all_committed_beyond(bootstrap: &str, floor: &BTreeMap<String, BTreeMap<String, i64>>, more: i64) {
+    for name in CLUSTER_CONNECTORS {
+        wait_for(WAIT, "every tenant's committed offsets to move on", || async {
+            let seqs = committed_seqs_in(bootstrap, "offsets.cluster", name).await;
+            let floor = floor.get(name).cloned().unwrap_or_default();
+            (seqs.len() == 2 && seqs.iter().all(|(g, s)| *s > floor.get(g).copied().unwrap_or(-1) + more)).then_some(())
+        })
+        .await;
+    }
+}
+
+async fn committed_now(bootstrap: &str) -> BTreeMap<String, BTreeMap<String, i64>> {
+    let mut out = BTreeMap::new();
+    for name in CLUSTER_CONNECTORS {
+        out.insert(name.to_owned(), committed_seqs_in(bootstrap, "offsets.cluster", name).await);
+    }
+    out
+}
+
+async fn assert_every_tenant_once(bootstrap: &str, registry_url: &str) {
+    let committed = committed_now(bootstrap).await;
+    let decoder = Decoder::new(registry(registry_url));
+    for name in CLUSTER_CONNECTORS {
+        let last = &committed[name];
+        let total: i64 = last.values().map(|s| s + 1).sum();
+        let messages = consume(
+            bootstrap,
+            &format!("{name}.records"),
+            None,
+            move |m| m.len() >= total as usize,
+            Duration::from_secs(2),
+            WAIT,
+        )
+        .await;
+        let values: Vec<Value> = decode_all(&decoder, &messages).await.into_iter().map(|(_, v)| v).collect();
+        let seqs = seqs_by_generator(&values);
+        for (g, last) in last {
+            let seen = &seqs[&g.parse::<i64>().expect("generator number")];
+            assert_eq!(seen, &(0..=*last).collect::<Vec<_>>(), "{name} generator {g}: every seq once, none missing");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_share_the_tenants_through_a_kill_a_zombie_and_a_rolling_restart() {
+    let bootstrap = Broker::shared().bootstrap();
+    let registry = standalone_registry().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = cluster_config(dir.path(), &bootstrap, &registry.url());
+    let mut replicas: Vec<Replica> = (0..3).map(|_| Replica::start(&path)).collect();
+
+    // Balanced: four tenants on three replicas, one or two each; every replica sees the same.
+    let owners = settled(&replicas[0], 3).await;
+    for r in &replicas {
+        let held = owners.values().filter(|p| *p == r.port()).count();
+        assert!((1..=2).contains(&held), "replica {} holds {held}: {owners:?}", r.port());
+    }
+    assert_eq!(settled(&replicas[2], 3).await, owners, "every replica shows the cluster's view");
+    // Any replica answers for any tenant: its own in full, another's with who runs it.
+    let url = format!("http://{}/connectors/ten-a/status", replicas[1].address);
+    wait_json(&url, "ten-a running or assigned", WAIT, |s| {
+        ["RUNNING", "ASSIGNED"].contains(&s["connector"]["state"].as_str().unwrap_or_default())
+    })
+    .await;
+    all_committed_beyond(&bootstrap, &BTreeMap::new(), 100).await;
+
+    // SIGKILL the replica with the most tenants: after the session timeout they move.
+    let busiest = (0..3).max_by_key(|i| owners.values().filter(|p| *p == replicas[*i].port()).count()).unwrap_or(0);
+    let killed = replicas.remove(busiest);
+    killed.cli.signal("KILL");
+    let owners = settled(&replicas[0], 2).await;
+    assert!(!owners.values().any(|p| p == killed.port()), "{owners:?}");
+    let floor = committed_now(&bootstrap).await;
+    all_committed_beyond(&bootstrap, &floor, 100).await;
+
+    // SIGSTOP another past the session timeout: a zombie. Its tenants move; once it runs again it
+    // learns it lost them and writes nothing that a read_committed reader sees twice.
+    let zombie = replicas.remove(0);
+    zombie.cli.signal("STOP");
+    let owners = settled(&replicas[0], 1).await;
+    assert!(owners.values().all(|p| p == replicas[0].port()), "{owners:?}");
+    let floor = committed_now(&bootstrap).await;
+    all_committed_beyond(&bootstrap, &floor, 100).await;
+    zombie.cli.signal("CONT");
+    let mut zombie = zombie;
+    zombie.cli.wait_for_log("lost its connectors", WAIT);
+    replicas.insert(0, zombie);
+    settled(&replicas[0], 2).await;
+
+    // A rolling restart of every replica, a fresh one joining first.
+    replicas.push(Replica::start(&path));
+    settled(&replicas[2], 3).await;
+    for _ in 0..3 {
+        let mut old = replicas.remove(0);
+        old.cli.signal("TERM");
+        assert_eq!(old.cli.wait_exit(WAIT).code(), Some(0), "{}", old.cli.output());
+        replicas.push(Replica::start(&path));
+        settled(&replicas[2], 3).await;
+    }
+    let floor = committed_now(&bootstrap).await;
+    all_committed_beyond(&bootstrap, &floor, 50).await;
+
+    for mut r in replicas {
+        r.cli.signal("TERM");
+        assert_eq!(r.cli.wait_exit(WAIT).code(), Some(0), "{}", r.cli.output());
+    }
+    assert_every_tenant_once(&bootstrap, &registry.url()).await;
+    registry.shutdown().await.expect("registry stops");
+}
