@@ -320,3 +320,28 @@ async fn three_replicas_share_the_tenants_through_a_kill_a_zombie_and_a_rolling_
     assert_every_tenant_once(&bootstrap, &registry.url()).await;
     registry.shutdown().await.expect("registry stops");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_with_different_connectors_say_so_loudly() {
+    let bootstrap = Broker::shared().bootstrap();
+    let registry = standalone_registry().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let base = cluster_config(dir.path(), &bootstrap, &registry.url());
+    let text = std::fs::read_to_string(&base).expect("config").replace("tributary-test", "tributary-mismatch");
+    let same = write_file(dir.path(), "same.yaml", &text);
+    let other = write_file(dir.path(), "other.yaml", &text.replace("rate: 150", "rate: 151"));
+    let first = Replica::start(&same);
+    let mut second = Replica::start(&other);
+    let line = second.cli.wait_for_log("different connector definitions", WAIT);
+    assert!(line.contains(first.port()), "names the other replica: {line}");
+    let view = wait_json(&format!("http://{}/cluster", first.address), "a mismatch", WAIT, |v| {
+        v["mismatched"].as_array().is_some_and(|m| m.len() == 1)
+    })
+    .await;
+    assert_eq!(view["members"].as_array().map(Vec::len), Some(2), "{view}");
+    for mut r in [first, second] {
+        r.cli.signal("TERM");
+        r.cli.wait_exit(WAIT);
+    }
+    registry.shutdown().await.expect("registry stops");
+}

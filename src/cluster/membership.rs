@@ -125,16 +125,13 @@ pub(super) fn run(consumer: BaseConsumer<Membership>, group: String, me: MemberI
     let mut described: Option<Instant> = None;
     let mut last_problem = String::new();
     while !stop.load(Ordering::Relaxed) {
-        match consumer.poll(Duration::from_millis(200)) {
-            Some(Err(e)) => {
-                let text = e.to_string();
-                if text != last_problem {
-                    tracing::warn!(error = %text, "cluster membership: consumer error");
-                    last_problem = text;
-                }
+        // Nothing is written to the coordination topic; a record would be ignored.
+        if let Some(Err(e)) = consumer.poll(Duration::from_millis(200)) {
+            let text = e.to_string();
+            if text != last_problem {
+                tracing::warn!(error = %text, "cluster membership: consumer error");
+                last_problem = text;
             }
-            // Nothing is written to the coordination topic; a record is ignored.
-            Some(Ok(_)) | None => {}
         }
         let context = consumer.context();
         if context.dirty.swap(false, Ordering::Relaxed) || described.is_none_or(|at| at.elapsed() >= DESCRIBE_EVERY) {

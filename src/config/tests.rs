@@ -145,3 +145,34 @@ fn literal_secrets_are_redacted_in_what_is_shown() {
     assert!(debug.contains("[redacted]") && !debug.contains("plain-secret"), "{debug}");
     assert!(!format!("{:?}", loaded.config.schema_registry).contains("pw-123"));
 }
+
+const CLUSTERED: &str = "kafka:\n  bootstrap_servers: 127.0.0.1:9092\nschema_registry:\n  url: embedded\n";
+
+#[test]
+fn cluster_mode_defaults_to_exactly_once_and_standalone_does_not() {
+    let standalone = parse_ok(CLUSTERED).config;
+    assert!(!standalone.exactly_once());
+    assert_eq!(standalone.cluster.slots_topic(), None);
+    let clustered = parse_ok(&format!("{CLUSTERED}cluster:\n  group_id: replicas\n")).config;
+    assert!(clustered.exactly_once());
+    assert_eq!(clustered.cluster.slots_topic().as_deref(), Some("replicas.slots"));
+    assert_eq!(clustered.cluster.session_timeout.get(), std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn cluster_settings_that_cannot_work_are_refused_by_name() {
+    let text = format!(
+        "{}cluster:\n  group_id: replicas\n  session_timeout: 3s\n  heartbeat_interval: 5s\n",
+        CLUSTERED.replace("kafka:\n", "kafka:\n  exactly_once: false\n")
+    );
+    let errors = parse_err(&text).to_string();
+    assert!(errors.contains("kafka.exactly_once") && errors.contains("fences"), "{errors}");
+    assert!(errors.contains("cluster.heartbeat_interval"), "{errors}");
+    let embedded = parse_err(
+        "kafka:\n  bootstrap_servers: embedded\nschema_registry:\n  url: embedded\ncluster:\n  group_id: g\n",
+    )
+    .to_string();
+    assert!(embedded.contains("embedded one lives inside one process"), "{embedded}");
+    let bad_group = parse_err(&format!("{CLUSTERED}cluster:\n  group_id: 'a b'\n")).to_string();
+    assert!(bad_group.contains("cluster.group_id"), "{bad_group}");
+}
