@@ -136,7 +136,7 @@ impl Runtime {
             },
             embedded: embedded_kafka.clone(),
             embedded_partitions: config.kafka.embedded_partitions,
-            transactional_id_prefix: config.exactly_once().then(|| config.cluster.transactional_id_prefix.clone()),
+            transactional_id_prefix: config.exactly_once().then(|| config.cluster.transactional_id_prefix()),
             plugins: plugins.clone(),
         };
         let supervisor = Arc::new(Supervisor::new(env, options.backoff));

@@ -86,8 +86,9 @@ pub struct ClusterConfig {
     /// How long a rebalance waits for a replica to stop the connectors it gives up.
     pub rebalance_timeout: Duration,
     /// Each connector's `transactional.id` is this prefix and its name: a process that starts
-    /// the connector with the same prefix fences the one that ran it before.
-    pub transactional_id_prefix: String,
+    /// the connector with the same prefix fences the one that ran it before. Default: see
+    /// [`Self::transactional_id_prefix`].
+    pub transactional_id_prefix: Option<String>,
     /// How this replica names itself in the group and in status answers. Default: the REST
     /// API's address, or `<host>-<pid>` without the API.
     pub replica_id: Option<String>,
@@ -101,13 +102,23 @@ impl Default for ClusterConfig {
             session_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(3),
             rebalance_timeout: Duration::from_secs(60),
-            transactional_id_prefix: "tributary-".into(),
+            transactional_id_prefix: None,
             replica_id: None,
         }
     }
 }
 
 impl ClusterConfig {
+    /// The configured prefix; else `<group_id>.` in cluster mode (two clusters on one Kafka
+    /// cluster never fence each other's connectors), `tributary-` standalone.
+    pub fn transactional_id_prefix(&self) -> String {
+        match (&self.transactional_id_prefix, &self.group_id) {
+            (Some(prefix), _) => prefix.clone(),
+            (None, Some(group)) => format!("{group}."),
+            (None, None) => "tributary-".to_owned(),
+        }
+    }
+
     /// The coordination topic, when in cluster mode.
     pub fn slots_topic(&self) -> Option<String> {
         let group = self.group_id.as_ref()?;
@@ -670,6 +681,9 @@ fn check_kafka(kafka: &KafkaConfig, errors: &mut Vec<ConfigError>) {
 }
 
 fn check_cluster(cluster: &ClusterConfig, kafka: &KafkaConfig, errors: &mut Vec<ConfigError>) {
+    if cluster.transactional_id_prefix.as_deref() == Some("") {
+        errors.push(ConfigError::new("cluster.transactional_id_prefix", "must not be empty"));
+    }
     let Some(group) = &cluster.group_id else { return };
     if group.trim().is_empty() || !valid_name(group) {
         errors.push(ConfigError::new(
@@ -707,9 +721,6 @@ fn check_cluster(cluster: &ClusterConfig, kafka: &KafkaConfig, errors: &mut Vec<
     }
     if cluster.rebalance_timeout.get() < std::time::Duration::from_secs(1) {
         errors.push(ConfigError::new("cluster.rebalance_timeout", "must be at least 1s"));
-    }
-    if cluster.transactional_id_prefix.is_empty() {
-        errors.push(ConfigError::new("cluster.transactional_id_prefix", "must not be empty"));
     }
 }
 

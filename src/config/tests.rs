@@ -157,6 +157,8 @@ fn cluster_mode_defaults_to_exactly_once_and_standalone_does_not() {
     assert!(clustered.exactly_once());
     assert_eq!(clustered.cluster.slots_topic().as_deref(), Some("replicas.slots"));
     assert_eq!(clustered.cluster.session_timeout.get(), std::time::Duration::from_secs(10));
+    assert_eq!(clustered.cluster.transactional_id_prefix(), "replicas.", "two clusters never fence each other");
+    assert_eq!(standalone.cluster.transactional_id_prefix(), "tributary-");
 }
 
 #[test]

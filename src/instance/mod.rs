@@ -33,7 +33,7 @@ use self::transaction::Transactions;
 use crate::api::{ConnectorContext, Emitter, SourceOffset, SourcePartition, StatusHandle, TaskContext, TaskError};
 use crate::avro::{AvroError, Encoder, EncoderOptions, Schemas};
 use crate::config::ConnectorConfig;
-use crate::kafka::EmbeddedKafka;
+use crate::kafka::{EmbeddedKafka, ProduceError};
 use crate::offsets::{AckTracker, read_to_end};
 use crate::plugins::Plugins;
 use crate::schema_registry::{RegistryClient, RegistryError};
@@ -118,13 +118,14 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
     for (key, value) in &entry.producer {
         producer_config.set(key, value.to_string());
     }
-    if let Some(prefix) = &env.transactional_id_prefix {
-        producer_config.set("transactional.id", format!("{prefix}{name}"));
+    let transactional_id = env.transactional_id_prefix.as_ref().map(|prefix| format!("{prefix}{name}"));
+    if let Some(id) = &transactional_id {
+        producer_config.set("transactional.id", id);
     }
     let producer = Arc::new(Producer::new(&producer_config, name.clone(), Acks::new(&name, tracker.clone()))?);
-    let transactions = match env.transactional_id_prefix {
-        Some(_) => Some(Arc::new(
-            Transactions::begin(name.clone(), env.offsets_topic.clone(), producer.clone(), tracker.clone()).await?,
+    let transactions = match transactional_id {
+        Some(id) => Some(Arc::new(
+            Transactions::begin(name.clone(), id, env.offsets_topic.clone(), producer.clone(), tracker.clone()).await?,
         )),
         None => None,
     };
@@ -234,6 +235,10 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
                 }
             }
         }
+    }
+    // However the run noticed it, a fenced producer is reported as such (once).
+    if let (Some(transactions), Some(ProduceError::Fenced(reason))) = (&transactions, producer.failure()) {
+        outcome = Err(transactions.fenced(&reason));
     }
     // Every task has returned, so every sender is gone: the pump finishes what is queued.
     if pumped.is_none() {

@@ -31,6 +31,11 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Transactions {
     open: Mutex<()>,
     connector: Arc<str>,
+    transactional_id: String,
+    /// Whether records were sent since the last commit.
+    holds_records: std::sync::atomic::AtomicBool,
+    /// Whether the fence was reported.
+    fenced: std::sync::atomic::AtomicBool,
     topic: String,
     producer: Arc<Producer>,
     tracker: Arc<AckTracker>,
@@ -43,6 +48,7 @@ impl Transactions {
     /// transaction.
     pub async fn begin(
         connector: Arc<str>,
+        transactional_id: String,
         topic: String,
         producer: Arc<Producer>,
         tracker: Arc<AckTracker>,
@@ -56,6 +62,9 @@ impl Transactions {
             committed: metrics::counter!("tributary_transactions_committed_total", "connector" => label.clone()),
             aborted: metrics::counter!("tributary_transactions_aborted_total", "connector" => label),
             connector,
+            transactional_id,
+            fenced: Default::default(),
+            holds_records: Default::default(),
             topic,
             producer,
             tracker,
@@ -63,8 +72,12 @@ impl Transactions {
     }
 
     /// Held while records are sent, so that a commit never splits a batch.
+    /// Marks the open transaction as holding records, so that the next commit commits it even
+    /// when no offset moved (a connector may emit records under an unchanged offset).
     pub async fn sending(&self) -> MutexGuard<'_, ()> {
-        self.open.lock().await
+        let guard = self.open.lock().await;
+        self.holds_records.store(true, std::sync::atomic::Ordering::Relaxed);
+        guard
     }
 
     /// Writes the newest offset of every partition with records in the open transaction,
@@ -72,7 +85,8 @@ impl Transactions {
     pub async fn commit(&self, timeout: Duration) -> Result<usize, TaskError> {
         let _open = self.open.lock().await;
         let commits = self.tracker.newest_uncommitted();
-        if commits.is_empty() {
+        let holds_records = self.holds_records.swap(false, std::sync::atomic::Ordering::Relaxed);
+        if commits.is_empty() && !holds_records {
             return Ok(0);
         }
         // The records' own acknowledgement is not awaited: the commit below fails if any failed.
@@ -91,6 +105,22 @@ impl Transactions {
         }
     }
 
+    /// The run's failure once this producer was fenced: counted and logged the first time, and
+    /// worded for the status.
+    pub fn fenced(&self, reason: &str) -> TaskError {
+        if !self.fenced.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            metrics::counter!("tributary_producer_fenced_total", "connector" => self.connector.to_string())
+                .increment(1);
+            tracing::error!(connector = %self.connector, transactional_id = %self.transactional_id, error = %reason, "producer fenced: another process now runs this connector; stopping it here");
+        }
+        TaskError::Fatal(format!(
+            "fenced: another process started this connector with transactional.id `{}` and now runs it; \
+             this one writes nothing more. If no replica of this cluster took it over, a process \
+             outside it uses the same id: give each deployment its own cluster.transactional_id_prefix",
+            self.transactional_id
+        ))
+    }
+
     /// Aborts the open transaction after `error` where it can be aborted; the run then fails.
     async fn abort(&self, error: TransactionError) -> TaskError {
         match &error {
@@ -102,11 +132,7 @@ impl Transactions {
                 }
                 tracing::warn!(connector = %self.connector, error = %reason, "transaction aborted; restarting from the last committed offsets");
             }
-            TransactionError::Fenced(reason) => {
-                metrics::counter!("tributary_producer_fenced_total", "connector" => self.connector.to_string())
-                    .increment(1);
-                tracing::error!(connector = %self.connector, error = %reason, "producer fenced: another process now runs this connector; stopping it here");
-            }
+            TransactionError::Fenced(reason) => return self.fenced(reason),
             TransactionError::Fatal(_) => {}
         }
         error.into()

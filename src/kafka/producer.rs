@@ -32,12 +32,15 @@ pub enum ProduceError {
     /// May clear up (e.g. a delivery timeout the user configured): restart from the last commit.
     #[error("kafka produce failed: {0}")]
     Retriable(String),
+    /// A transactional producer was fenced: another producer with its `transactional.id` started.
+    #[error("fenced: another producer with the same transactional.id took over ({0})")]
+    Fenced(String),
 }
 
 impl From<ProduceError> for TaskError {
     fn from(e: ProduceError) -> Self {
         match e {
-            ProduceError::Fatal(_) => TaskError::Fatal(e.to_string()),
+            ProduceError::Fatal(_) | ProduceError::Fenced(_) => TaskError::Fatal(e.to_string()),
             ProduceError::Retriable(_) => TaskError::Retriable(e.to_string()),
         }
     }
@@ -71,10 +74,9 @@ pub fn classify(error: &KafkaError, topic: &str) -> ProduceError {
             | C::Fatal
             | C::InvalidArgument
             | C::UnsupportedVersion
-            | C::InvalidProducerEpoch
-            | C::ProducerFenced
             | C::OutOfOrderSequenceNumber,
         ) => ProduceError::Fatal(text),
+        Some(C::InvalidProducerEpoch | C::ProducerFenced | C::Fenced) => ProduceError::Fenced(text),
         _ => ProduceError::Retriable(text),
     }
 }
@@ -332,7 +334,7 @@ impl TransactionError {
         use RDKafkaErrorCode as C;
         let text = error.to_string();
         if let KafkaError::Transaction(e) = &error {
-            if matches!(e.code(), C::ProducerFenced | C::InvalidProducerEpoch) {
+            if matches!(e.code(), C::ProducerFenced | C::InvalidProducerEpoch | C::Fenced) {
                 return TransactionError::Fenced(text);
             }
             if e.txn_requires_abort() {
@@ -343,7 +345,7 @@ impl TransactionError {
             }
         }
         match error.rdkafka_error_code() {
-            Some(C::ProducerFenced | C::InvalidProducerEpoch) => TransactionError::Fenced(text),
+            Some(C::ProducerFenced | C::InvalidProducerEpoch | C::Fenced) => TransactionError::Fenced(text),
             _ => TransactionError::Fatal(text),
         }
     }

@@ -182,6 +182,28 @@ pub fn check_datagen_record(pool: &FillerPool, seed: u64, key: Option<&[u8]>, va
     }
 }
 
+/// Asserts that `seqs` (sorted) are exactly `0..=last`, each once; the failure names what is
+/// missing and what is repeated, not the whole list.
+pub fn assert_once_up_to(what: &str, seqs: &[i64], last: i64) {
+    let expected: Vec<i64> = (0..=last).collect();
+    if seqs == expected.as_slice() {
+        return;
+    }
+    let missing: Vec<i64> = expected.iter().filter(|s| seqs.binary_search(s).is_err()).copied().collect();
+    let repeated: Vec<i64> = seqs.windows(2).filter(|w| w[0] == w[1]).map(|w| w[0]).collect();
+    let beyond: Vec<i64> = seqs.iter().filter(|s| **s > last).copied().collect();
+    panic!(
+        "{what}: {} records for seqs 0..={last}; missing {} (first {:?}); repeated {} (first {:?}); beyond the last committed {} (first {:?})",
+        seqs.len(),
+        missing.len(),
+        &missing[..missing.len().min(10)],
+        repeated.len(),
+        &repeated[..repeated.len().min(10)],
+        beyond.len(),
+        &beyond[..beyond.len().min(10)],
+    );
+}
+
 /// Asserts that each generator's seqs are exactly `0..count`, each once.
 pub fn assert_exactly(by_generator: &BTreeMap<i64, Vec<i64>>, generators: i64, count: i64) {
     assert_eq!(by_generator.keys().copied().collect::<Vec<_>>(), (0..generators).collect::<Vec<_>>());
