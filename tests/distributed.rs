@@ -6,7 +6,8 @@
 //!
 //! `cluster.group_id`: three replicas on one config share the connectors through the group
 //! coordinator; a replica SIGKILLed, one SIGSTOPped past the session timeout (a zombie) and a
-//! rolling restart of all of them leave every record once.
+//! rolling restart of all of them leave every record once. A process outside the cluster using a
+//! replica's transactional id is named, and the group's owner takes the connector back.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -387,6 +388,11 @@ connectors:
     let trace = failed["connector"]["trace"].as_str().unwrap_or_default();
     assert!(trace.contains("transactional.id `shared.ten-x`") && trace.contains("outside"), "{trace}");
     replica.cli.wait_for_log("producer fenced", WAIT);
+    // The group, not the last process to start, decides: after the session timeout the replica
+    // takes the connector back, fencing the outsider in turn.
+    replica.cli.wait_for_log("starting it again", WAIT);
+    outsider.wait_for_log("producer fenced", WAIT);
+    wait_json(&url, "ten-x running again", WAIT, |s| s["connector"]["state"] == "RUNNING").await;
 
     for cli in [&mut replica.cli, &mut outsider] {
         cli.signal("TERM");

@@ -188,7 +188,8 @@ impl Cluster {
 
         let entries: BTreeMap<String, ConnectorConfig> =
             connectors.iter().map(|c| (c.name.clone(), c.clone())).collect();
-        let worker = tokio::spawn(apply(inbox, entries, supervisor));
+        let refence_after = settings.session_timeout.get() + settings.heartbeat_interval.get();
+        let worker = tokio::spawn(apply(inbox, entries, supervisor, refence_after));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let stop = stop.clone();
@@ -222,25 +223,63 @@ fn millis(d: Duration) -> String {
     d.as_millis().to_string()
 }
 
-/// Carries the group's decisions out on the supervisor, one at a time and in order.
+/// Carries the group's decisions out on the supervisor, one at a time and in order. A connector
+/// of this replica that was fenced stays FAILED for `refence_after`, then starts again: the
+/// group, not the last process to start it, decides who runs it. (A zombie replica that woke up
+/// and restarted a connector before learning it lost it fences the rightful owner; once the
+/// zombie is revoked, the owner takes the connector back.)
 async fn apply(
     mut inbox: mpsc::UnboundedReceiver<Change>,
     entries: BTreeMap<String, ConnectorConfig>,
     supervisor: Arc<Supervisor>,
+    refence_after: Duration,
 ) {
-    while let Some(change) = inbox.recv().await {
-        match change {
-            Change::Assign(names) => {
-                for name in names {
-                    match entries.get(&name) {
-                        Some(entry) => supervisor.start(entry.clone()),
-                        None => tracing::error!(connector = %name, "assigned a slot this config has no connector for"),
+    let mut assigned: BTreeSet<String> = BTreeSet::new();
+    let mut fenced_since: BTreeMap<String, tokio::time::Instant> = BTreeMap::new();
+    let mut check = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            change = inbox.recv() => match change {
+                None => return,
+                Some(Change::Assign(names)) => {
+                    for name in names {
+                        match entries.get(&name) {
+                            Some(entry) => {
+                                supervisor.start(entry.clone());
+                                assigned.insert(name);
+                            }
+                            None => tracing::error!(connector = %name, "assigned a slot this config has no connector for"),
+                        }
                     }
                 }
-            }
-            Change::Revoke(names, done) => {
-                futures::future::join_all(names.iter().map(|n| supervisor.remove(n))).await;
-                let _ = done.send(());
+                Some(Change::Revoke(names, done)) => {
+                    futures::future::join_all(names.iter().map(|n| supervisor.remove(n))).await;
+                    for name in &names {
+                        assigned.remove(name);
+                        fenced_since.remove(name);
+                    }
+                    let _ = done.send(());
+                }
+            },
+            _ = check.tick() => {
+                for name in &assigned {
+                    let fenced = supervisor.status(name).is_ok_and(|s| {
+                        s.connector.state == crate::state::State::Failed
+                            && s.connector.trace.as_deref().is_some_and(|t| t.starts_with("fenced"))
+                    });
+                    if !fenced {
+                        fenced_since.remove(name);
+                        continue;
+                    }
+                    let since = *fenced_since.entry(name.clone()).or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= refence_after {
+                        tracing::warn!(connector = %name, "the group still gives this connector to this replica after it was fenced; starting it again");
+                        fenced_since.remove(name);
+                        if let Err(e) = supervisor.restart(name).await {
+                            tracing::warn!(connector = %name, error = %e, "cannot restart the fenced connector");
+                        }
+                    }
+                }
             }
         }
     }
