@@ -32,6 +32,9 @@ use crate::frame::queue_topic;
 use crate::notification::Notification;
 use crate::socket::{self, Death, Ending, Socket, SocketEvent, SocketSettings, now_ms};
 
+/// How long a stopping shard tries to delete its channel's subscriptions.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Channel policy for a shard.
 #[derive(Debug, Clone)]
 pub struct ShardSettings {
@@ -168,6 +171,21 @@ impl Shard {
         (Self { index, queues, api, auth, settings, out, commands, status: status.clone(), stop, connector }, status)
     }
 
+    /// Deletes `live`'s subscriptions, [`RELEASE_TIMEOUT`] at most.
+    async fn release(&self, live: &Live) {
+        match tokio::time::timeout(RELEASE_TIMEOUT, self.api.delete_subscriptions(&live.channel.id)).await {
+            Ok(Ok(())) => {
+                tracing::debug!(shard = self.index, channel = %live.channel.id, "channel subscriptions released")
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(shard = self.index, channel = %live.channel.id, error = %e, "cannot release the channel's subscriptions; it expires by itself")
+            }
+            Err(_) => {
+                tracing::warn!(shard = self.index, channel = %live.channel.id, "releasing the channel's subscriptions timed out; it expires by itself")
+            }
+        }
+    }
+
     fn set_status(&self, f: impl FnOnce(&mut ShardStatus)) {
         let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut s);
@@ -177,7 +195,11 @@ impl Shard {
         self.out.send(event).await.is_ok()
     }
 
-    /// Runs until stopped or fatally failed.
+    /// Runs until stopped or fatally failed. Stopped with a channel up, it deletes the channel's
+    /// subscriptions before it returns: the API has no channel `DELETE`, but a channel without
+    /// subscriptions or a connection stops receiving events, and it is the first one Genesys
+    /// evicts when the OAuth client's 20-channel budget is full. This matters when another
+    /// replica takes the connector over and creates its own channels.
     pub async fn run(mut self) {
         let mut reuse: Option<ChannelInfo> = None;
         let mut failures = 0u32;
@@ -236,7 +258,10 @@ impl Shard {
             let (end, live) = self.run_live(live).await;
             let Some(live) = live else { return };
             let (since_ms, cause, detail, detected_ms, detection_ms) = match end {
-                End::Stopped => return,
+                End::Stopped => {
+                    self.release(&live).await;
+                    return;
+                }
                 End::Died(ending) => {
                     let valid = if ending.death.channel_dead() {
                         false

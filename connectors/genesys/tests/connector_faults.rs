@@ -337,3 +337,23 @@ async fn a_backfill_ends_while_live_traffic_outgrows_the_request_budget() {
     })
     .await;
 }
+
+/// A stopped task (another replica takes the tenant over, say) leaves its channels without
+/// subscriptions: they receive nothing more and are the first Genesys evicts when the OAuth
+/// client's 20-channel budget is full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_task_releases_its_channels_subscriptions() {
+    bounded(LIMIT, async {
+        let mut h = Harness::start(sim_config(60.0, 1500, 30.0, 11), |_| {}).await;
+        h.wait_for("two healthy channels", Duration::from_secs(30), |h| healthy(h) && h.channel_ids().len() == 2).await;
+        let ids = h.channel_ids();
+        let sim = h.sim.clone();
+        let subscribed = |ids: &[String]| {
+            sim.channels().iter().filter(|c| ids.contains(&c.id)).map(|c| c.topics.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(subscribed(&ids).iter().sum::<usize>(), 1500, "both channels subscribed before the stop");
+        assert!(h.stop().await.is_ok());
+        assert_eq!(subscribed(&ids), vec![0, 0], "every channel of the task is left without subscriptions");
+    })
+    .await;
+}

@@ -184,6 +184,8 @@ impl SourceTask for GenesysTask {
             }
         };
         stop.cancel();
+        // Each shard releases its channel's subscriptions as it stops (bounded).
+        run.shards.finished(Duration::from_secs(4)).await;
         refresher.abort();
         result
     }

@@ -21,6 +21,7 @@ const EVENTS_BUFFER: usize = 8192;
 struct ShardHandle {
     commands: mpsc::Sender<ShardCommand>,
     status: Arc<Mutex<ShardStatus>>,
+    running: tokio::task::JoinHandle<()>,
 }
 
 /// What a new shard is started with.
@@ -48,8 +49,8 @@ impl Spawner {
             self.connector.clone(),
         );
         let span = tracing::info_span!("shard", connector = %self.connector, shard = index);
-        tokio::spawn(tracing::Instrument::instrument(shard.run(), span));
-        ShardHandle { commands, status }
+        let running = tokio::spawn(tracing::Instrument::instrument(shard.run(), span));
+        ShardHandle { commands, status, running }
     }
 }
 
@@ -108,6 +109,15 @@ impl Shards {
     /// Every shard's status now.
     pub fn statuses(&self) -> Vec<ShardStatus> {
         self.handles.iter().map(|s| s.status.lock().unwrap_or_else(|e| e.into_inner()).clone()).collect()
+    }
+
+    /// Waits, `within` at most, for every shard to finish once the task's stop was signalled:
+    /// each releases its channel's subscriptions on the way out (see [`Shard::run`]).
+    pub async fn finished(self, within: std::time::Duration) {
+        let all = futures::future::join_all(self.handles.into_iter().map(|h| h.running));
+        if tokio::time::timeout(within, all).await.is_err() {
+            tracing::debug!(connector = %self.spawner.connector, "shards still releasing their channels at stop; leaving them");
+        }
     }
 }
 
