@@ -17,6 +17,7 @@ mod commit;
 mod delivery;
 mod pump;
 mod transaction;
+mod written;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -149,6 +150,8 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         .create_tasks(&ConnectorContext { name: name.clone() }, &entry.config)
         .map_err(|e| fatal(format!("cannot create tasks: {e}")))?;
     let (emitter, rx) = Emitter::channel(CHANNEL_CAPACITY);
+    let written: Arc<dyn crate::api::WrittenRecords> =
+        Arc::new(written::Written::new(name.clone(), &env.consumer, env.registry.clone()));
     let task_stop = control.stop.child_token();
     let mut running = JoinSet::new();
     {
@@ -159,7 +162,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         for (id, task) in tasks.into_iter().enumerate() {
             let status = StatusHandle::new();
             view.tasks.push(status.clone());
-            let ctx = TaskContext::new(
+            let mut ctx = TaskContext::new(
                 name.clone(),
                 id,
                 stored.clone(),
@@ -168,6 +171,9 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
                 status,
                 task_stop.clone(),
             );
+            if transactions.is_some() {
+                ctx = ctx.with_written_records(written.clone());
+            }
             let span = tracing::info_span!("task", connector = %name, task = id);
             running.spawn(task.run(ctx).instrument(span));
         }

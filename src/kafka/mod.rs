@@ -8,6 +8,7 @@ pub mod msk_iam;
 pub mod oauthbearer;
 pub mod producer;
 pub mod properties;
+pub mod read;
 
 pub use admin::{TopicCheck, TopicError, ensure_compacted_topic, ensure_partitions};
 pub use client::{ErrorWatch, admin_client, create, watched};

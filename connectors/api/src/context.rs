@@ -70,6 +70,21 @@ impl Acknowledgements for NoAcknowledgements {
     }
 }
 
+/// What this connector instance already wrote to Kafka, as a `read_committed` reader sees it.
+///
+/// Offered to tasks only with exactly-once delivery (`kafka.exactly_once`): there, a record is
+/// visible exactly when the offset that covers it is committed, so a task whose offset is a
+/// position resumes without repeats by itself. A task whose offset covers a span of time (a
+/// watermark) re-reads that span after a restart or a handover to another replica, and can ask
+/// what it already wrote there so as to leave it out.
+#[async_trait::async_trait]
+pub trait WrittenRecords: Send + Sync {
+    /// The values, decoded to JSON as their schema reads them, of the records in `topic` whose
+    /// Kafka timestamp is at or after `since_ms`, up to the end of the topic now; in each
+    /// partition's order. Records of other instances writing the same topic are included.
+    async fn since(&self, topic: &str, since_ms: i64) -> Result<Vec<serde_json::Value>, String>;
+}
+
 /// Everything a task needs while it runs.
 pub struct TaskContext {
     connector: Arc<str>,
@@ -79,6 +94,7 @@ pub struct TaskContext {
     acks: Arc<dyn Acknowledgements>,
     status: StatusHandle,
     cancel: CancellationToken,
+    written: Option<Arc<dyn WrittenRecords>>,
 }
 
 impl TaskContext {
@@ -91,7 +107,18 @@ impl TaskContext {
         status: StatusHandle,
         cancel: CancellationToken,
     ) -> Self {
-        Self { connector, task_id, stored, emitter, acks, status, cancel }
+        Self { connector, task_id, stored, emitter, acks, status, cancel, written: None }
+    }
+
+    /// Offers the task what the instance already wrote (see [`WrittenRecords`]).
+    pub fn with_written_records(mut self, written: Arc<dyn WrittenRecords>) -> Self {
+        self.written = Some(written);
+        self
+    }
+
+    /// What this instance already wrote; `None` unless delivery is exactly-once.
+    pub fn written_records(&self) -> Option<&Arc<dyn WrittenRecords>> {
+        self.written.as_ref()
     }
 
     /// The connector instance's name (the `name:` of its config entry).

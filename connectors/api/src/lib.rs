@@ -48,7 +48,7 @@ mod status;
 pub use check::{Check, Checks, Outcome};
 pub use config::{ConfigIssue, Duration, parse_duration};
 pub use connector::{Connector, ConnectorContext, ConnectorError, DynConnector, Output, SourceTask, TaskError};
-pub use context::{Acknowledgements, Emitter, NoAcknowledgements, Stopped, TaskContext};
+pub use context::{Acknowledgements, Emitter, NoAcknowledgements, Stopped, TaskContext, WrittenRecords};
 pub use record::{Emit, OffsetFormatError, RecordValue, SourceOffset, SourcePartition, SourceRecord};
 pub use secret::Secret;
 pub use status::{Health, StatusHandle, TaskStatus};

@@ -21,8 +21,10 @@
 //! # }
 //! ```
 //!
-//! Memory is bounded (see [`GateConfig`]); after a restart everything is forgotten, so repeats
-//! across restarts reach Kafka and consumers dedupe them by `event_id`.
+//! Memory is bounded (see [`GateConfig`]). At-least-once, a restart forgets everything, so
+//! repeats across restarts reach Kafka and consumers dedupe them by `event_id`. With exactly-once
+//! delivery the task seeds the gate with what the tenant already wrote (read back from Kafka), so
+//! a restart or a handover repeats nothing.
 
 mod freshness;
 mod ids;

@@ -41,11 +41,13 @@ impl ClientBase for ClientConfig {
 /// A consumer for manual assignment: no group joins, nothing committed.
 pub fn consumer(client: impl ClientBase) -> BaseConsumer<ErrorWatch> {
     let mut base = client.client_config();
+    if base.get("enable.partition.eof").is_none() {
+        base.set("enable.partition.eof", "false");
+    }
     base.set("group.id", "tributary-tests")
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("allow.auto.create.topics", "false")
-        .set("enable.partition.eof", "false");
+        .set("allow.auto.create.topics", "false");
     let consumer: BaseConsumer<ErrorWatch> = tributary::kafka::create(&base).expect("consumer");
     // Serves a first OAUTHBEARER token request before any metadata is asked for.
     let _ = consumer.poll(Duration::ZERO);
@@ -109,11 +111,16 @@ pub async fn consume(
 }
 
 /// Every record of an existing `topic`, from the beginning to the end it has now (two minutes at
-/// most). Panics if a partition lost its oldest records (the mock broker keeps only a few MiB).
+/// most), as a `read_committed` reader sees it: a partition is done at its last record or, for a
+/// topic written in transactions (whose end is a commit marker no consumer receives), at
+/// PartitionEOF. Panics if a partition lost its oldest records (the mock broker keeps only a few
+/// MiB).
 pub async fn read_topic(bootstrap: &str, topic: &str) -> Vec<OwnedMessage> {
     let (bootstrap, topic) = (bootstrap.to_owned(), topic.to_owned());
     tokio::task::spawn_blocking(move || {
-        let consumer = consumer(&bootstrap);
+        let mut config = bootstrap.as_str().client_config();
+        config.set("enable.partition.eof", "true");
+        let consumer = consumer(config);
         let metadata = consumer.fetch_metadata(Some(&topic), Duration::from_secs(10)).expect("metadata");
         let partitions: Vec<i32> = metadata.topics()[0].partitions().iter().map(|p| p.id()).collect();
         let mut assignment = TopicPartitionList::new();
@@ -134,8 +141,14 @@ pub async fn read_topic(bootstrap: &str, topic: &str) -> Vec<OwnedMessage> {
         let deadline = Instant::now() + Duration::from_secs(120);
         while !remaining.is_empty() {
             assert!(Instant::now() < deadline, "topic not read to its end in time");
-            let Some(message) = consumer.poll(Duration::from_millis(200)) else { continue };
-            let message = message.expect("consume").detach();
+            let message = match consumer.poll(Duration::from_millis(200)) {
+                None => continue,
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                    remaining.remove(&p);
+                    continue;
+                }
+                Some(message) => message.expect("consume").detach(),
+            };
             if remaining.get(&message.partition()).is_some_and(|high| message.offset() + 1 >= *high) {
                 remaining.remove(&message.partition());
             }

@@ -127,22 +127,27 @@ impl SourceTask for GenesysTask {
         for q in &wanted {
             watermarks.follow(&ctx, q);
         }
+        let tenant = config.tenant.clone().unwrap_or_else(|| name.clone());
+        let dedup = &config.dedup;
+        let mut records = Records::new(
+            &config.topic,
+            GateConfig {
+                event_capacity: dedup.event_capacity,
+                event_max_age_ms: dedup.event_ttl.get().as_millis() as i64,
+                conversation_capacity: dedup.conversation_capacity,
+                ended_ttl_ms: dedup.conversation_ttl.get().as_millis() as i64,
+            },
+            &name,
+        );
+        let lookback_ms = dedup.event_ttl.get().max(dedup.conversation_ttl.get()).as_millis() as i64;
+        if let Some(seeded) = records::seed_from_kafka(&ctx, &mut records, &tenant, lookback_ms).await? {
+            tracing::info!(connector = %name, records = seeded, "duplicate gate seeded with what earlier runs wrote");
+        }
         let (shards, mut events) =
             Shards::start(&wanted, &config, &name, (api.clone(), auth, egress), stop.clone()).map_err(fatal)?;
 
-        let tenant = config.tenant.clone().unwrap_or_else(|| name.clone());
-        let dedup = &config.dedup;
         let mut run = Run {
-            records: Records::new(
-                &config.topic,
-                GateConfig {
-                    event_capacity: dedup.event_capacity,
-                    event_max_age_ms: dedup.event_ttl.get().as_millis() as i64,
-                    conversation_capacity: dedup.conversation_capacity,
-                    ended_ttl_ms: dedup.conversation_ttl.get().as_millis() as i64,
-                },
-                &name,
-            ),
+            records,
             status: StatusBoard::new(&name, &tenant, backfill_status),
             watermarks,
             sentinels,

@@ -91,6 +91,13 @@ impl Records {
         ctx.emitter().send(record).await.map_err(|_| TaskError::Retriable("runtime stopped".into()))
     }
 
+    /// Tells the gate what an earlier run of this tenant already wrote (read back from Kafka, see
+    /// [`seed_from_kafka`]), so that re-reading the span its watermark covers writes none of it
+    /// again.
+    pub fn seed(&mut self, event: &ConversationEvent) {
+        self.gate.record(event);
+    }
+
     /// Applies the gate's age bounds as of `now_ms`.
     pub fn expire(&mut self, now_ms: i64) {
         self.gate.expire(now_ms);
@@ -99,4 +106,37 @@ impl Records {
     pub fn counts(&self) -> RecordCounts {
         self.counts
     }
+}
+
+/// With exactly-once delivery, seeds `records` with what this tenant wrote to `topic` since
+/// `lookback` before its oldest stored watermark: the records a run that never stopped would
+/// still remember. A resumed run re-reads the span after its watermarks (and the backfill's
+/// safety margin before them); without this it would write those conversations again, visible
+/// twice to a `read_committed` reader. Returns how many records were seeded; `None` when the
+/// runtime offers no written records (at-least-once) or nothing is stored yet.
+pub(super) async fn seed_from_kafka(
+    ctx: &TaskContext,
+    records: &mut Records,
+    tenant: &str,
+    lookback_ms: i64,
+) -> Result<Option<usize>, TaskError> {
+    let Some(written) = ctx.written_records() else { return Ok(None) };
+    let Some(oldest) = ctx.stored_offsets().values().filter_map(|o| o.get_i64(OFFSET_FIELD)).min() else {
+        return Ok(None);
+    };
+    let since = oldest.saturating_sub(lookback_ms);
+    let values = written
+        .since(&records.topic, since)
+        .await
+        .map_err(|e| TaskError::Retriable(format!("cannot read back what this connector wrote: {e}")))?;
+    let mut seeded = 0;
+    for value in values {
+        // Another tenant's records on a shared topic, or something else entirely, are left out.
+        let Ok(event) = serde_json::from_value::<ConversationEvent>(value) else { continue };
+        if event.tenant == tenant {
+            records.seed(&event);
+            seeded += 1;
+        }
+    }
+    Ok(Some(seeded))
 }
