@@ -223,3 +223,30 @@ async fn datagen_records_are_readable_and_decode() {
     .await;
     tokio::time::timeout(WAIT, rt.shutdown()).await.expect("shutdown in time");
 }
+
+/// Exactly-once on tansu: either its transactions carry the records and offsets, or the
+/// connector stops FAILED with a reason that names transactions, and nothing is half-written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exactly_once_works_or_says_transactions_are_missing() {
+    let Some(tansu) = Tansu::start("exactly-once on tansu") else { return };
+    tansu.create_topic("tansu.eos", 1, "delete").await;
+    let text = yaml(&tansu.bootstrap(), "  - {name: eos, class: datagen, topic: tansu.eos, count: 200, generators: 1}")
+        .replace("kafka:\n", "kafka:\n  exactly_once: true\n");
+    let rt = Runtime::start_with(&config(&text), datagen_plugins(), fast_backoff()).await.expect("runtime starts");
+    let bootstrap = tansu.bootstrap();
+    let outcome = poll(Duration::from_secs(90), Duration::from_millis(500), || async {
+        let snapshot = rt.supervisor.snapshot("eos").ok()?;
+        if snapshot.connector.state == State::Failed {
+            return Some(Err(snapshot.connector.trace.unwrap_or_default()));
+        }
+        let committed = committed_seqs_in(&bootstrap, "tributary-offsets", "eos").await;
+        (committed.get("0") == Some(&199)).then_some(Ok(()))
+    })
+    .await
+    .expect("exactly-once on tansu either commits every record or fails within 90 s");
+    eprintln!("exactly-once on tansu: {outcome:?}");
+    if let Err(trace) = outcome {
+        assert!(trace.to_lowercase().contains("transaction"), "the reason names transactions: {trace}");
+    }
+    tokio::time::timeout(WAIT, rt.shutdown()).await.expect("shutdown in time");
+}
