@@ -9,7 +9,7 @@
 //! rolling restart of all of them leave every record once. A process outside the cluster using a
 //! replica's transactional id is named, and the group's owner takes the connector back. A
 //! Genesys tenant killed on one replica and handed over on the next writes every conversation,
-//! each record once.
+//! each record once. A broker that refuses transactions is named as the cause.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -527,4 +527,41 @@ async fn repeated_states(bootstrap: &str, registry_url: &str) -> usize {
         *best = (*best).max(state);
     }
     repeats
+}
+
+/// A broker that refuses transactions (here librdkafka's mock broker answering InitProducerId
+/// with TRANSACTIONAL_ID_AUTHORIZATION_FAILED): the connector stops FAILED, naming the
+/// transactional id and what exactly-once needs, and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_refusing_transactions_is_named() {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    use tributary::state::State;
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    cluster.create_topic("tributary-offsets", 1, 1).expect("offsets topic");
+    cluster.create_topic("refused.records", 1, 1).expect("records topic");
+    let refusals = vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED; 20];
+    cluster.request_errors(RDKafkaApiKey::InitProducerId, &refusals);
+    let text = format!(
+        "kafka: {{bootstrap_servers: \"{}\", exactly_once: true}}\nschema_registry: {{url: embedded}}\napi: {{enabled: false}}\n\
+         schemas_dir: {}\nconnectors:\n  - {{name: refused, class: datagen, topic: refused.records, rate: 100}}\n",
+        cluster.bootstrap_servers(),
+        workspace().join("schemas").display()
+    );
+    let config = tributary_test_support::runtime::config(&text);
+    let rt = tributary::runtime::Runtime::start_with(
+        &config,
+        datagen_plugins(),
+        tributary_test_support::runtime::fast_backoff(),
+    )
+    .await
+    .expect("the runtime starts");
+    let state = rt.supervisor.wait_for("refused", WAIT, |s| s.state == State::Failed).await.expect("FAILED");
+    let trace = state.trace.unwrap_or_default();
+    assert!(
+        trace.contains("transactional.id `tributary-refused`") && trace.contains("needs a broker with transactions"),
+        "{trace}"
+    );
+    assert!(read_topic(&cluster.bootstrap_servers(), "refused.records").await.is_empty(), "nothing written");
+    rt.shutdown().await;
 }

@@ -54,7 +54,18 @@ impl Transactions {
         tracker: Arc<AckTracker>,
     ) -> Result<Self, TaskError> {
         let init = producer.clone();
-        blocking(move || init.init_transactions_blocking(INIT_TIMEOUT)).await.map_err(TaskError::from)?;
+        blocking(move || init.init_transactions_blocking(INIT_TIMEOUT)).await.map_err(|e| {
+            let why = format!(
+                "cannot register transactional.id `{transactional_id}` with the broker ({e}); exactly-once \
+                 needs a broker with transactions (a transaction coordinator and its `__transaction_state` \
+                 topic) and permission to use the id; for a broker without them run standalone with \
+                 kafka.exactly_once: false"
+            );
+            match e {
+                TransactionError::Abortable(_) => TaskError::Retriable(why),
+                TransactionError::Fenced(_) | TransactionError::Fatal(_) => TaskError::Fatal(why),
+            }
+        })?;
         tracing::info!(connector = %connector, "transactional producer ready (earlier owners fenced)");
         let label = connector.to_string();
         Ok(Self {
