@@ -192,11 +192,11 @@ impl Cluster {
         let worker = tokio::spawn(apply(inbox, entries, supervisor, refence_after));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let stop = stop.clone();
+            let (stop, name) = (stop.clone(), group.clone());
             std::thread::Builder::new()
                 .name("tributary-cluster".into())
-                .spawn(move || membership::run(consumer, group, me, stop))
-                .map_err(|e| ClusterError::Join { group: String::new(), reason: e.to_string() })?
+                .spawn(move || membership::run(consumer, name, me, stop))
+                .map_err(|e| join_error(&group, e.to_string()))?
         };
         Ok(Self { watch, stop, thread: Some(thread), worker })
     }
