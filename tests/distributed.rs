@@ -72,21 +72,20 @@ async fn start(name: &str) -> Started {
     Started { bootstrap, registry, _dir: dir, path, first }
 }
 
-async fn committed_beyond(bootstrap: &str, name: &str, floor: &BTreeMap<String, i64>, more: i64) {
-    wait_for(WAIT, "committed offsets to move on", || {
-        let (bootstrap, name, floor) = (bootstrap.to_owned(), name.to_owned(), floor.clone());
-        async move {
-            let seqs = committed_seqs_in(&bootstrap, &format!("offsets.{name}"), &name).await;
-            (seqs.len() == 2 && seqs.iter().all(|(g, s)| *s > floor.get(g).copied().unwrap_or(-1) + more)).then_some(())
-        }
+/// Waits until both of `name`'s generators committed (in `offsets_topic`) more than `more` seqs
+/// past `floor`.
+async fn committed_beyond(bootstrap: &str, offsets_topic: &str, name: &str, floor: &BTreeMap<String, i64>, more: i64) {
+    wait_for(WAIT, "committed offsets to move on", || async {
+        let seqs = committed_seqs_in(bootstrap, offsets_topic, name).await;
+        (seqs.len() == 2 && seqs.iter().all(|(g, s)| *s > floor.get(g).copied().unwrap_or(-1) + more)).then_some(())
     })
     .await;
 }
 
-/// Every generator's seqs in the topic, as a `read_committed` reader sees them: each seq from 0 to
-/// the last committed one, once.
-async fn assert_each_seq_once(bootstrap: &str, registry_url: &str, name: &str) {
-    let last = committed_seqs_in(bootstrap, &format!("offsets.{name}"), name).await;
+/// Every generator's seqs in `{name}.records`, as a `read_committed` reader sees them: each seq
+/// from 0 to the last one committed in `offsets_topic`, once.
+async fn assert_each_seq_once(bootstrap: &str, registry_url: &str, offsets_topic: &str, name: &str) {
+    let last = committed_seqs_in(bootstrap, offsets_topic, name).await;
     let total: i64 = last.values().map(|s| s + 1).sum();
     let messages = consume(
         bootstrap,
@@ -102,32 +101,32 @@ async fn assert_each_seq_once(bootstrap: &str, registry_url: &str, name: &str) {
     let seqs = seqs_by_generator(&values);
     for (g, last) in &last {
         let seen = &seqs[&g.parse::<i64>().expect("generator number")];
-        assert_once_up_to(&format!("generator {g}"), seen, *last);
+        assert_once_up_to(&format!("{name} generator {g}"), seen, *last);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigkilled_run_leaves_every_record_once() {
     let Started { bootstrap, registry, _dir, path, mut first } = start("eos-killed").await;
-    committed_beyond(&bootstrap, "eos-killed", &BTreeMap::new(), 300).await;
+    committed_beyond(&bootstrap, "offsets.eos-killed", "eos-killed", &BTreeMap::new(), 300).await;
     first.signal("KILL");
     first.wait_exit(WAIT);
     let at_kill = committed_seqs_in(&bootstrap, "offsets.eos-killed", "eos-killed").await;
 
     let mut second = RunningCli::start(TRIBUTARY, &path);
     second.wait_for_log("connector started", WAIT);
-    committed_beyond(&bootstrap, "eos-killed", &at_kill, 300).await;
+    committed_beyond(&bootstrap, "offsets.eos-killed", "eos-killed", &at_kill, 300).await;
     second.signal("TERM");
     assert_eq!(second.wait_exit(WAIT).code(), Some(0), "{}", second.output());
 
-    assert_each_seq_once(&bootstrap, &registry.url(), "eos-killed").await;
+    assert_each_seq_once(&bootstrap, &registry.url(), "offsets.eos-killed", "eos-killed").await;
     registry.shutdown().await.expect("registry stops");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_process_fences_the_first_which_writes_nothing_more() {
     let Started { bootstrap, registry, _dir, path, mut first } = start("eos-fenced").await;
-    committed_beyond(&bootstrap, "eos-fenced", &BTreeMap::new(), 200).await;
+    committed_beyond(&bootstrap, "offsets.eos-fenced", "eos-fenced", &BTreeMap::new(), 200).await;
 
     // Same config, same transactional id: the second process takes the connector over.
     let mut second = RunningCli::start(TRIBUTARY, &path);
@@ -135,14 +134,14 @@ async fn a_second_process_fences_the_first_which_writes_nothing_more() {
     let fenced = first.wait_for_log("fenced", WAIT);
     assert!(fenced.contains("fenced"), "{fenced}");
     let at_takeover = committed_seqs_in(&bootstrap, "offsets.eos-fenced", "eos-fenced").await;
-    committed_beyond(&bootstrap, "eos-fenced", &at_takeover, 300).await;
+    committed_beyond(&bootstrap, "offsets.eos-fenced", "eos-fenced", &at_takeover, 300).await;
 
     first.signal("TERM");
     first.wait_exit(WAIT);
     second.signal("TERM");
     assert_eq!(second.wait_exit(WAIT).code(), Some(0), "{}", second.output());
 
-    assert_each_seq_once(&bootstrap, &registry.url(), "eos-fenced").await;
+    assert_each_seq_once(&bootstrap, &registry.url(), "offsets.eos-fenced", "eos-fenced").await;
     registry.shutdown().await.expect("registry stops");
 }
 
@@ -222,12 +221,8 @@ async fn settled(replica: &Replica, members: usize) -> BTreeMap<String, String> 
 
 async fn all_committed_beyond(bootstrap: &str, floor: &BTreeMap<String, BTreeMap<String, i64>>, more: i64) {
     for name in CLUSTER_CONNECTORS {
-        wait_for(WAIT, "every tenant's committed offsets to move on", || async {
-            let seqs = committed_seqs_in(bootstrap, "offsets.cluster", name).await;
-            let floor = floor.get(name).cloned().unwrap_or_default();
-            (seqs.len() == 2 && seqs.iter().all(|(g, s)| *s > floor.get(g).copied().unwrap_or(-1) + more)).then_some(())
-        })
-        .await;
+        let floor = floor.get(name).cloned().unwrap_or_default();
+        committed_beyond(bootstrap, "offsets.cluster", name, &floor, more).await;
     }
 }
 
@@ -240,26 +235,8 @@ async fn committed_now(bootstrap: &str) -> BTreeMap<String, BTreeMap<String, i64
 }
 
 async fn assert_every_tenant_once(bootstrap: &str, registry_url: &str) {
-    let committed = committed_now(bootstrap).await;
-    let decoder = Decoder::new(registry(registry_url));
     for name in CLUSTER_CONNECTORS {
-        let last = &committed[name];
-        let total: i64 = last.values().map(|s| s + 1).sum();
-        let messages = consume(
-            bootstrap,
-            &format!("{name}.records"),
-            None,
-            move |m| m.len() >= total as usize,
-            Duration::from_secs(2),
-            WAIT,
-        )
-        .await;
-        let values: Vec<Value> = decode_all(&decoder, &messages).await.into_iter().map(|(_, v)| v).collect();
-        let seqs = seqs_by_generator(&values);
-        for (g, last) in last {
-            let seen = &seqs[&g.parse::<i64>().expect("generator number")];
-            assert_once_up_to(&format!("{name} generator {g}"), seen, *last);
-        }
+        assert_each_seq_once(bootstrap, registry_url, "offsets.cluster", name).await;
     }
 }
 
