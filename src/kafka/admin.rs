@@ -131,20 +131,8 @@ pub async fn ensure_partitions(
 }
 
 async fn partition_count(config: &ClientConfig, topic: &str, timeout: Duration) -> Result<i32, String> {
-    let config = config.clone();
-    let topic = topic.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let client: BaseProducer<ErrorWatch> = super::create(&config)?;
-        client.poll(Duration::ZERO);
-        let metadata = client.client().fetch_metadata(None, timeout).map_err(|e| {
-            client.poll(Duration::from_millis(100));
-            client.context().explain(e)
-        })?;
-        let count = metadata.topics().iter().find(|t| t.name() == topic).map_or(0, |t| t.partitions().len());
-        Ok(i32::try_from(count).unwrap_or(i32::MAX))
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    let count = topic_partitions(config, topic, timeout).await?.unwrap_or(0);
+    Ok(i32::try_from(count).unwrap_or(i32::MAX))
 }
 
 fn unverified(topic: &str, reason: String) -> TopicCheck {
@@ -153,6 +141,11 @@ fn unverified(topic: &str, reason: String) -> TopicCheck {
 }
 
 async fn topic_exists(config: &ClientConfig, topic: &str, timeout: Duration) -> Result<bool, String> {
+    Ok(topic_partitions(config, topic, timeout).await?.is_some())
+}
+
+/// The partition count of `topic`, or `None` when the broker does not know it.
+async fn topic_partitions(config: &ClientConfig, topic: &str, timeout: Duration) -> Result<Option<usize>, String> {
     let config = config.clone();
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
@@ -165,7 +158,7 @@ async fn topic_exists(config: &ClientConfig, topic: &str, timeout: Duration) -> 
             client.poll(Duration::from_millis(100));
             client.context().explain(e)
         })?;
-        Ok(metadata.topics().iter().any(|t| t.name() == topic && t.error().is_none()))
+        Ok(metadata.topics().iter().find(|t| t.name() == topic && t.error().is_none()).map(|t| t.partitions().len()))
     })
     .await
     .map_err(|e| e.to_string())?
