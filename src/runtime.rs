@@ -12,12 +12,16 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::config::{self, Config, KafkaConfig};
 use crate::instance::Environment;
 use crate::kafka::{EmbeddedError, EmbeddedKafka, TopicError, ensure_compacted_topic};
+use crate::offsets::OffsetsReader;
 use crate::plugins::Plugins;
 use crate::reload::{ConfigSource, ReloadError, ReloadReport, Reloader};
 use crate::rest::{AppState, BindError, RestServer};
 use crate::schema_registry::{EmbeddedRegistry, EmbeddedRegistryConfig, EmbeddedRegistryHandle, RegistryError};
 use crate::supervisor::{Backoff, Supervisor};
 use crate::telemetry;
+
+/// How long one read of the offsets topic may take.
+const OFFSETS_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
@@ -125,8 +129,16 @@ impl Runtime {
         let env = Environment {
             bootstrap_servers: bootstrap_servers.clone(),
             producer: config.kafka.producer.clone(),
+            producers: config.kafka.share_producers.then(Default::default),
+            buffer_memory: config.kafka.buffer_memory,
+            connector_buffer_memory: config.kafka.connector_buffer_memory,
             consumer: client_config(&bootstrap_servers, &config.kafka.consumer),
             offsets_topic: config.kafka.offsets.topic.clone(),
+            offsets: OffsetsReader::new(
+                client_config(&bootstrap_servers, &config.kafka.consumer),
+                config.kafka.offsets.topic.clone(),
+                OFFSETS_READ_TIMEOUT,
+            ),
             flush_interval: config.kafka.offsets.flush_interval.get(),
             registry,
             schemas: Arc::new(schemas),

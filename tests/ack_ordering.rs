@@ -117,8 +117,16 @@ async fn offsets_stop_at_the_first_record_kafka_does_not_hold() {
     let env = Environment {
         bootstrap_servers: bootstrap.clone(),
         producer: Default::default(),
+        producers: Some(Default::default()),
+        buffer_memory: tributary::config::DEFAULT_BUFFER_MEMORY,
+        connector_buffer_memory: tributary::config::DEFAULT_BUFFER_MEMORY / 4,
         consumer: client_config(&bootstrap, &Default::default()),
         offsets_topic: "tributary-offsets".into(),
+        offsets: tributary::offsets::OffsetsReader::new(
+            client_config(&bootstrap, &Default::default()),
+            "tributary-offsets".into(),
+            Duration::from_secs(60),
+        ),
         flush_interval: Duration::from_millis(200),
         registry: registry(&registry_url),
         schemas: Arc::new(Schemas::load_dir(workspace().join("schemas")).expect("schemas")),

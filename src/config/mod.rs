@@ -64,10 +64,35 @@ pub struct KafkaConfig {
     /// [`Config::exactly_once`].
     #[serde(default)]
     pub exactly_once: Option<bool>,
+    /// Connectors whose effective producer properties are the same write through one producer
+    /// (each within its own `connector_buffer_memory`). `false`: a producer per connector.
+    /// Exactly-once connectors always have their own (see `crate::instance::producers`).
+    #[serde(default = "yes")]
+    pub share_producers: bool,
+    /// Bytes of records one producer holds before they are acknowledged (librdkafka's
+    /// `queue.buffering.max.kbytes`, and `queue.buffering.max.messages` at one per 512 bytes,
+    /// unless `producer` sets them). When full, connectors wait: nothing is dropped.
+    #[serde(default = "default_buffer_memory")]
+    pub buffer_memory: u64,
+    /// Bytes of records one connector holds in flight (key, value and headers, plus 512 per
+    /// record): a connector whose records stall waits at this bound, not the others.
+    #[serde(default = "default_connector_buffer_memory")]
+    pub connector_buffer_memory: u64,
 }
 
 fn default_embedded_partitions() -> i32 {
     3
+}
+
+/// 64 MiB.
+pub const DEFAULT_BUFFER_MEMORY: u64 = 64 << 20;
+
+fn default_buffer_memory() -> u64 {
+    DEFAULT_BUFFER_MEMORY
+}
+
+fn default_connector_buffer_memory() -> u64 {
+    16 << 20
 }
 
 /// `cluster:` several replicas on one config, sharing the connectors through a Kafka consumer
@@ -677,6 +702,16 @@ fn check_kafka(kafka: &KafkaConfig, errors: &mut Vec<ConfigError>) {
     }
     if kafka.offsets.partitions < 1 {
         errors.push(ConfigError::new("kafka.offsets.partitions", "must be at least 1"));
+    }
+    // librdkafka takes at most 2^31-1 KiB; below 1 MiB one large record would not fit.
+    if !(1 << 20..=(i32::MAX as u64) << 10).contains(&kafka.buffer_memory) {
+        errors.push(ConfigError::new("kafka.buffer_memory", "must be between 1 MiB (1048576) and 2 TiB, in bytes"));
+    }
+    if kafka.connector_buffer_memory < 1 << 16 || kafka.connector_buffer_memory > kafka.buffer_memory {
+        errors.push(ConfigError::new(
+            "kafka.connector_buffer_memory",
+            format!("must be between 64 KiB (65536) and kafka.buffer_memory ({}), in bytes", kafka.buffer_memory),
+        ));
     }
 }
 

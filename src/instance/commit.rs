@@ -1,11 +1,12 @@
-//! Writing acknowledged offsets to the offsets topic, through the instance's own producer.
+//! Writing acknowledged offsets to the offsets topic, on the instance's lane of its producer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::delivery::{CommitBatch, Delivery, Producer};
+use super::delivery::{CommitBatch, Delivery};
+use super::lane::Lane;
 use crate::api::{SourceOffset, SourcePartition};
 use crate::kafka::{Outgoing, ProduceError};
 use crate::offsets::{AckTracker, format};
@@ -14,21 +15,21 @@ use crate::offsets::{AckTracker, format};
 pub struct Committer {
     pub connector: Arc<str>,
     pub topic: String,
-    pub producer: Arc<Producer>,
+    pub lane: Arc<Lane>,
     pub tracker: Arc<AckTracker>,
     pub commits: metrics::Counter,
     pub failures: metrics::Counter,
 }
 
 impl Committer {
-    pub fn new(connector: Arc<str>, topic: String, producer: Arc<Producer>, tracker: Arc<AckTracker>) -> Self {
+    pub fn new(connector: Arc<str>, topic: String, lane: Arc<Lane>, tracker: Arc<AckTracker>) -> Self {
         let label = connector.to_string();
         Self {
             commits: metrics::counter!("tributary_offset_commits_total", "connector" => label.clone()),
             failures: metrics::counter!("tributary_offset_commit_failures_total", "connector" => label),
             connector,
             topic,
-            producer,
+            lane,
             tracker,
         }
     }
@@ -41,7 +42,7 @@ impl Committer {
         if commits.is_empty() {
             return Ok(0);
         }
-        let done = match send_offsets(&self.producer, &self.connector, &self.topic, &commits).await {
+        let done = match send_offsets(&self.lane, &self.connector, &self.topic, &commits).await {
             Ok(done) => done,
             Err(e) => {
                 self.failures.increment(1);
@@ -69,11 +70,11 @@ impl Committer {
     }
 }
 
-/// Hands `connector`'s offsets records for `commits` (one per source partition) to `producer`,
+/// Sends `connector`'s offsets records for `commits` (one per source partition) on `lane`,
 /// for the offsets topic `topic`. The receiver resolves once Kafka acknowledged all of them, or
 /// with the first refusal.
 pub(super) async fn send_offsets(
-    producer: &Producer,
+    lane: &Lane,
     connector: &str,
     topic: &str,
     commits: &[(SourcePartition, SourceOffset)],
@@ -83,7 +84,7 @@ pub(super) async fn send_offsets(
         let key = format::encode_key(connector, partition);
         let value = format::encode_value(offset);
         let outgoing = Outgoing { topic, key: Some(&key), payload: Some(&value), timestamp_ms: None, headers: &[] };
-        producer.send(&outgoing, Delivery::Commit(batch.clone())).await?;
+        lane.send(&outgoing, Delivery::Commit(batch.clone())).await?;
     }
     Ok(done)
 }

@@ -7,11 +7,8 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use crate::kafka::{DeliveryReports, InstanceProducer, ProduceError, Refused};
+use crate::kafka::{ProduceError, Refused};
 use crate::offsets::{AckTracker, Ticket};
-
-/// The producer of one instance, reporting to its [`Acks`].
-pub type Producer = InstanceProducer<Acks>;
 
 /// What a delivery report belongs to.
 pub enum Delivery {
@@ -55,9 +52,10 @@ impl CommitBatch {
     }
 }
 
-/// Takes an instance's delivery reports. A record Kafka refused fails its ticket, so its source
-/// partition's offset never moves past it, and stops the producer: the instance stops with the
-/// reason. A refused commit record only fails its commit, which is retried at the next flush.
+/// Takes an instance's delivery reports (from its [`super::lane::Lane`]). A record Kafka refused
+/// fails its ticket, so its source partition's offset never moves past it, and fails the lane:
+/// the instance stops with the reason. A refused commit record only fails its commit, which is
+/// retried at the next flush.
 pub struct Acks {
     tracker: Arc<AckTracker>,
     ack_latency: metrics::Histogram,
@@ -73,12 +71,9 @@ impl Acks {
             produce_errors: metrics::counter!("tributary_produce_errors_total", "connector" => label),
         }
     }
-}
 
-impl DeliveryReports for Acks {
-    type Token = Delivery;
-
-    fn delivered(&self, delivery: Delivery, outcome: Result<(), Refused<'_>>) -> Result<(), ProduceError> {
+    /// Takes the report of the record sent as `delivery`. An error fails the instance's lane.
+    pub fn delivered(&self, delivery: Delivery, outcome: Result<(), Refused<'_>>) -> Result<(), ProduceError> {
         match delivery {
             Delivery::Record { ticket, sent } => match outcome {
                 Ok(()) => {

@@ -1,13 +1,15 @@
-//! One running connector instance: its producer, its offsets, its tasks and the pump between them.
+//! One running connector instance: its lane of a producer, its offsets, its tasks and the pump
+//! between them.
 //!
 //! # Lifecycle of one run
 //!
-//! 1. Validate the config; create the instance's producer (with `kafka.exactly_once`, register
-//!    its transactional id, which fences an earlier owner); then read the instance's stored
-//!    offsets (the offsets topic, to its end).
+//! 1. Validate the config; open the instance's lane: of the producer it shares with instances of
+//!    the same producer properties, or (with `kafka.exactly_once`) of its own producer, whose
+//!    transactional id fences an earlier owner; then read the instance's stored offsets (the
+//!    offsets topic, to its end, in one read with the instances starting meanwhile).
 //! 2. Prepare the Avro schemas of its outputs (register or look them up), so an incompatible
 //!    schema fails here, before anything is produced.
-//! 3. Start the tasks with the stored offsets; pump their records into the producer; commit
+//! 3. Start the tasks with the stored offsets; pump their records into the lane; commit
 //!    acknowledged offsets every `flush_interval`.
 //! 4. On stop: cancel the tasks, drain what they emitted, wait for Kafka's acknowledgements,
 //!    commit the final offsets. On failure the same, as far as the failure allows: offsets are
@@ -15,6 +17,8 @@
 
 mod commit;
 mod delivery;
+mod lane;
+pub mod producers;
 mod pump;
 mod transaction;
 mod written;
@@ -29,13 +33,15 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use self::delivery::{Acks, Producer};
+use self::delivery::Acks;
+use self::lane::{Lane, Producer, RECORD_OVERHEAD, Router};
+use self::producers::{ProducerPool, SHARED_CLIENT_ID};
 use self::transaction::Transactions;
 use crate::api::{ConnectorContext, Emitter, SourceOffset, SourcePartition, StatusHandle, TaskContext, TaskError};
 use crate::avro::{AvroError, Encoder, EncoderOptions, Schemas};
 use crate::config::ConnectorConfig;
 use crate::kafka::{EmbeddedKafka, ProduceError};
-use crate::offsets::{AckTracker, read_to_end};
+use crate::offsets::{AckTracker, OffsetsReader};
 use crate::plugins::Plugins;
 use crate::schema_registry::{RegistryClient, RegistryError};
 
@@ -53,9 +59,17 @@ pub struct Environment {
     pub bootstrap_servers: String,
     /// `kafka.producer`: applied over the defaults, under each connector's own `producer`.
     pub producer: crate::config::Properties,
-    /// Consumer properties for reading the offsets topic.
+    /// Where instances that may share a producer get it; `None` (`kafka.share_producers: false`):
+    /// a producer per instance.
+    pub producers: Option<Arc<ProducerPool>>,
+    /// `kafka.buffer_memory` and `kafka.connector_buffer_memory`, in bytes.
+    pub buffer_memory: u64,
+    pub connector_buffer_memory: u64,
+    /// Consumer properties for reading topics (the output topic, for exactly-once).
     pub consumer: ClientConfig,
     pub offsets_topic: String,
+    /// Reads the offsets topic for every instance starting about the same time.
+    pub offsets: Arc<OffsetsReader>,
     pub flush_interval: Duration,
     pub registry: RegistryClient,
     pub schemas: Arc<Schemas>,
@@ -112,21 +126,11 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
 
     let tracker = Arc::new(AckTracker::new());
 
-    let mut producer_config = crate::kafka::producer::default_properties(&env.bootstrap_servers, &name);
-    for (key, value) in &env.producer {
-        producer_config.set(key, value.to_string());
-    }
-    for (key, value) in &entry.producer {
-        producer_config.set(key, value.to_string());
-    }
     let transactional_id = env.transactional_id_prefix.as_ref().map(|prefix| format!("{prefix}{name}"));
-    if let Some(id) = &transactional_id {
-        producer_config.set("transactional.id", id);
-    }
-    let producer = Arc::new(Producer::new(&producer_config, name.clone(), Acks::new(&name, tracker.clone()))?);
+    let lane = Arc::new(open_lane(env, entry, &name, &tracker, transactional_id.as_deref())?);
     let transactions = match transactional_id {
         Some(id) => Some(Arc::new(
-            Transactions::begin(name.clone(), id, env.offsets_topic.clone(), producer.clone(), tracker.clone()).await?,
+            Transactions::begin(name.clone(), id, env.offsets_topic.clone(), lane.clone(), tracker.clone()).await?,
         )),
         None => None,
     };
@@ -185,7 +189,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         pump::pump(
             rx,
             encoder,
-            producer.clone(),
+            lane.clone(),
             tracker.clone(),
             transactions.clone(),
             control.paused.clone(),
@@ -193,7 +197,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         )
         .instrument(tracing::Span::current()),
     );
-    let committer = Committer::new(name.clone(), env.offsets_topic.clone(), producer.clone(), tracker.clone());
+    let committer = Committer::new(name.clone(), env.offsets_topic.clone(), lane.clone(), tracker.clone());
     let mut flush = tokio::time::interval(env.flush_interval);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -223,7 +227,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
                 pumped = Some(result);
                 task_stop.cancel();
             }
-            failure = producer.failed(), if outcome.is_ok() => {
+            failure = lane.failed(), if outcome.is_ok() => {
                 outcome = Err(failure.into());
                 task_stop.cancel();
             }
@@ -243,7 +247,7 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
         }
     }
     // However the run noticed it, a fenced producer is reported as such (once).
-    if let (Some(transactions), Some(ProduceError::Fenced(reason))) = (&transactions, producer.failure()) {
+    if let (Some(transactions), Some(ProduceError::Fenced(reason))) = (&transactions, lane.failure()) {
         outcome = Err(transactions.fenced(&reason));
     }
     // Every task has returned, so every sender is gone: the pump finishes what is queued.
@@ -255,10 +259,12 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
             outcome = Err(e);
         }
     }
-    drain(&producer, &name).await;
+    if !lane.drain(DRAIN_TIMEOUT).await {
+        tracing::warn!(connector = %name, "not every record was acknowledged before shutdown; they will be re-delivered");
+    }
     match &transactions {
         // What was sent is committed with its offsets, unless the producer itself failed.
-        Some(_) if transaction_failed || producer.failure().is_some() => {
+        Some(_) if transaction_failed || lane.failure().is_some() => {
             tracing::warn!(connector = %name, "the open transaction is not committed; the next run starts from the last commit")
         }
         Some(transactions) => match transactions.commit(DRAIN_TIMEOUT).await {
@@ -284,20 +290,39 @@ pub async fn run(env: &Environment, entry: &ConnectorConfig, control: Control) -
 }
 
 async fn read_offsets(env: &Environment, name: &str) -> Result<HashMap<SourcePartition, SourceOffset>, TaskError> {
-    let consumer = env.consumer.clone();
-    let topic = env.offsets_topic.clone();
-    let stored = tokio::task::spawn_blocking(move || read_to_end(&consumer, &topic, Duration::from_secs(60)))
-        .await
-        .map_err(|e| TaskError::Retriable(format!("offsets reader panicked: {e}")))?
-        .map_err(|e| TaskError::Retriable(e.to_string()))?;
+    let stored = env.offsets.read().await.map_err(|e| TaskError::Retriable(e.to_string()))?;
     Ok(stored.for_connector(name))
 }
 
-/// Waits for everything handed to the producer to be acknowledged (or to fail).
-async fn drain(producer: &Arc<Producer>, name: &str) {
-    let producer = producer.clone();
-    let flushed = tokio::task::spawn_blocking(move || producer.flush_blocking(DRAIN_TIMEOUT)).await;
-    if !matches!(flushed, Ok(Ok(()))) {
-        tracing::warn!(connector = %name, "not every record was acknowledged before shutdown; they will be re-delivered");
+/// The lane this run sends on: through the producer it shares with every instance of the same
+/// effective properties, or through one of its own (exactly-once, or sharing turned off).
+fn open_lane(
+    env: &Environment,
+    entry: &ConnectorConfig,
+    name: &Arc<str>,
+    tracker: &Arc<AckTracker>,
+    transactional_id: Option<&str>,
+) -> Result<Lane, ProduceError> {
+    let pool = env.producers.as_ref().filter(|_| transactional_id.is_none());
+    let client_id = match pool {
+        Some(_) => SHARED_CLIENT_ID.to_owned(),
+        None => format!("tributary-{name}"),
+    };
+    let mut config = crate::kafka::producer::default_properties(&env.bootstrap_servers, &client_id);
+    config.set("queue.buffering.max.kbytes", (env.buffer_memory >> 10).to_string()).set(
+        "queue.buffering.max.messages",
+        (env.buffer_memory / RECORD_OVERHEAD as u64).clamp(1000, 10_000_000).to_string(),
+    );
+    for (key, value) in env.producer.iter().chain(&entry.producer) {
+        config.set(key, value.to_string());
     }
+    if let Some(id) = transactional_id {
+        config.set("transactional.id", id);
+    }
+    let producer = match pool {
+        Some(pool) => pool.shared(&config)?,
+        None => Arc::new(Producer::new(&config, name.clone(), Router)?),
+    };
+    let limit = usize::try_from(env.connector_buffer_memory).unwrap_or(usize::MAX);
+    Ok(Lane::new(producer, name.clone(), Acks::new(name, tracker.clone()), limit))
 }

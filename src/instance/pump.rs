@@ -1,11 +1,12 @@
-//! Drains a connector's bounded channel into its producer: encode, track, send.
+//! Drains a connector's bounded channel into its lane of a producer: encode, track, send.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::{mpsc, watch};
 
-use super::delivery::{Delivery, Producer};
+use super::delivery::Delivery;
+use super::lane::Lane;
 use super::transaction::Transactions;
 use crate::api::{Emit, TaskError};
 use crate::avro::{Encoder, Prepared};
@@ -60,7 +61,7 @@ impl Drop for Counted<'_> {
 pub async fn pump(
     mut rx: mpsc::Receiver<Emit>,
     encoder: Encoder,
-    producer: Arc<Producer>,
+    lane: Arc<Lane>,
     tracker: Arc<AckTracker>,
     transactions: Option<Arc<Transactions>>,
     mut paused: watch::Receiver<bool>,
@@ -119,7 +120,7 @@ pub async fn pump(
                         timestamp_ms: record.timestamp_ms,
                         headers: &record.headers,
                     };
-                    if let Err(e) = producer.send(&outgoing, Delivery::Record { ticket, sent }).await {
+                    if let Err(e) = lane.send(&outgoing, Delivery::Record { ticket, sent }).await {
                         tracker.fail(ticket);
                         return Err(e.into());
                     }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::commit::send_offsets;
-use super::delivery::Producer;
+use super::lane::Lane;
 use crate::api::TaskError;
 use crate::kafka::TransactionError;
 use crate::offsets::AckTracker;
@@ -37,7 +37,7 @@ pub struct Transactions {
     /// Whether the fence was reported.
     fenced: std::sync::atomic::AtomicBool,
     topic: String,
-    producer: Arc<Producer>,
+    lane: Arc<Lane>,
     tracker: Arc<AckTracker>,
     committed: metrics::Counter,
     aborted: metrics::Counter,
@@ -50,10 +50,10 @@ impl Transactions {
         connector: Arc<str>,
         transactional_id: String,
         topic: String,
-        producer: Arc<Producer>,
+        lane: Arc<Lane>,
         tracker: Arc<AckTracker>,
     ) -> Result<Self, TaskError> {
-        let init = producer.clone();
+        let init = lane.producer().clone();
         blocking(move || init.init_transactions_blocking(INIT_TIMEOUT)).await.map_err(|e| {
             let why = format!(
                 "cannot register transactional.id `{transactional_id}` with the broker ({e}); exactly-once \
@@ -77,7 +77,7 @@ impl Transactions {
             fenced: Default::default(),
             holds_records: Default::default(),
             topic,
-            producer,
+            lane,
             tracker,
         })
     }
@@ -101,10 +101,10 @@ impl Transactions {
             return Ok(0);
         }
         // The records' own acknowledgement is not awaited: the commit below fails if any failed.
-        if let Err(e) = send_offsets(&self.producer, &self.connector, &self.topic, &commits).await {
+        if let Err(e) = send_offsets(&self.lane, &self.connector, &self.topic, &commits).await {
             return Err(self.abort(TransactionError::Abortable(e.to_string())).await);
         }
-        let producer = self.producer.clone();
+        let producer = self.lane.producer().clone();
         match blocking(move || producer.commit_transaction_blocking(timeout)).await {
             Ok(()) => {
                 self.tracker.mark_committed(&commits);
@@ -137,7 +137,7 @@ impl Transactions {
         match &error {
             TransactionError::Abortable(reason) => {
                 self.aborted.increment(1);
-                let producer = self.producer.clone();
+                let producer = self.lane.producer().clone();
                 if let Err(e) = blocking(move || producer.abort_transaction_blocking(INIT_TIMEOUT)).await {
                     tracing::warn!(connector = %self.connector, error = %e, "abort failed; the broker aborts the transaction when it times out");
                 }

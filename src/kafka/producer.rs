@@ -1,6 +1,6 @@
-//! One connector instance's Kafka producer: pipelined sends, back-pressure on a full queue, and
-//! each record's delivery report handed, with the token it was sent with, to the producer's
-//! [`DeliveryReports`].
+//! A Kafka producer of connector records (one instance's, or several instances' sharing it):
+//! pipelined sends, back-pressure on a full queue, and each record's delivery report handed,
+//! with the token it was sent with, to the producer's [`DeliveryReports`].
 //!
 //! librdkafka is configured for idempotence with `acks=all` and an unbounded delivery timeout
 //! (`message.timeout.ms=0`), as Kafka Connect does with `delivery.timeout.ms=MAX`: transient
@@ -114,7 +114,8 @@ pub struct DeliveryContext<R> {
     /// Set once `failure` holds an error: checked before every send, without taking its lock.
     failed: AtomicBool,
     delivered: Notify,
-    connector: Arc<str>,
+    /// Names the producer in logs: its connector, or that it is shared.
+    label: Arc<str>,
     /// Where OAUTHBEARER tokens come from, when the config names a source.
     tokens: Option<Arc<super::oauthbearer::TokenSource>>,
 }
@@ -125,7 +126,7 @@ impl<R> DeliveryContext<R> {
             if failure.is_some() {
                 return false;
             }
-            tracing::error!(connector = %self.connector, error = %error, "produce failed");
+            tracing::error!(producer = %self.label, error = %error, "produce failed");
             *failure = Some(error);
             true
         });
@@ -152,7 +153,7 @@ impl<R: DeliveryReports> ClientContext for DeliveryContext<R> {
             // this, records would wait in librdkafka's queue forever (no delivery timeout).
             self.fail(ProduceError::Fatal(format!("cannot connect to kafka: {diagnosis} ({reason})")));
         } else {
-            tracing::warn!(connector = %self.connector, error = %error, reason, "kafka client error (retrying)");
+            tracing::warn!(producer = %self.label, error = %error, reason, "kafka client error (retrying)");
         }
     }
 }
@@ -181,18 +182,18 @@ pub struct Outgoing<'a> {
     pub headers: &'a [(String, Vec<u8>)],
 }
 
-/// The producer of one connector instance: sends its records (and its offset commits), and hands
-/// each delivery report to `R`.
+/// A producer of connector records (and their offset commits) that hands each delivery report to
+/// `R`.
 pub struct InstanceProducer<R: DeliveryReports> {
     producer: ThreadedProducer<DeliveryContext<R>>,
 }
 
 /// The defaults every producer starts from, before `kafka.producer` and per-connector overrides.
-pub fn default_properties(bootstrap: &str, connector: &str) -> ClientConfig {
+pub fn default_properties(bootstrap: &str, client_id: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", bootstrap)
-        .set("client.id", format!("tributary-{connector}"))
+        .set("client.id", client_id)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("message.timeout.ms", "0")
@@ -203,19 +204,20 @@ pub fn default_properties(bootstrap: &str, connector: &str) -> ClientConfig {
 }
 
 impl<R: DeliveryReports> InstanceProducer<R> {
-    pub fn new(config: &ClientConfig, connector: Arc<str>, reports: R) -> Result<Self, ProduceError> {
+    /// A producer for `config`; `label` names it in logs.
+    pub fn new(config: &ClientConfig, label: Arc<str>, reports: R) -> Result<Self, ProduceError> {
         let (config, tokens) = super::oauthbearer::split(config).map_err(ProduceError::Fatal)?;
         let context = DeliveryContext {
             reports,
             failure: watch::Sender::new(None),
             failed: AtomicBool::new(false),
             delivered: Notify::new(),
-            connector,
+            label,
             tokens,
         };
         for (key, weak) in [("enable.idempotence", "false"), ("acks", "1"), ("acks", "0")] {
             if config.get(key) == Some(weak) {
-                tracing::warn!(connector = %context.connector, "{key}={weak} weakens delivery guarantees");
+                tracing::warn!(producer = %context.label, "{key}={weak} weakens delivery guarantees");
             }
         }
         let producer = config

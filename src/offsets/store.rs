@@ -11,7 +11,7 @@ use crate::api::{SourceOffset, SourcePartition};
 use crate::kafka::read::Start;
 
 /// The offsets topic could not be read.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("cannot read offsets topic `{topic}`: {reason}")]
 pub struct ReadError {
     pub topic: String,
