@@ -6,7 +6,9 @@
 //!
 //! 1. **Open conversations**: those seen live and not ended when coverage was lost are fetched by
 //!    id (`GET /api/v2/conversations/{id}`, no analytics delay): the interval of the details
-//!    query selects by conversation *start*, and they may have ended inside the gap.
+//!    query selects by conversation *start*, and they may have ended inside the gap. An answer
+//!    taken after a gap ended serves that gap too ([`crate::rechecks`]): the gaps of one outage
+//!    cost one request per open conversation.
 //! 2. **Quick passes**: `POST /api/v2/analytics/conversations/details/query` over
 //!    `[from − margin, to]`, split into pieces, paged, keeping rows that touched the window. The
 //!    analytics data delay varies, so passes repeat with backoff until Analytics demonstrably has
@@ -33,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{DetailsQuery, GenesysApi, JobQuery, JobState};
 use crate::config::BackfillSettings;
 use crate::coverage::Gap;
+use crate::rechecks::Rechecks;
 use crate::record::BackfillApi;
 use crate::sentinels::Sentinels;
 use crate::socket::now_ms;
@@ -68,6 +71,9 @@ pub struct Progress {
     pub conversations: u64,
     pub passes: u64,
     pub jobs: u64,
+    /// Open conversations fetched by id, and those an earlier fetch already answered.
+    pub rechecked: u64,
+    pub rechecks_shared: u64,
     pub closed_without_proof: u64,
     pub last_error: Option<String>,
 }
@@ -111,6 +117,15 @@ pub struct Worker {
     out: mpsc::Sender<BackfillOutput>,
     connector: String,
     batches: Vec<Batch>,
+    rechecks: Rechecks,
+    recheck_metrics: RecheckMetrics,
+}
+
+struct RecheckMetrics {
+    /// Requests sent to re-check a conversation.
+    asked: metrics::Counter,
+    /// Re-checks answered by an earlier request.
+    shared: metrics::Counter,
 }
 
 /// Why a step stopped early.
@@ -129,7 +144,21 @@ impl Worker {
         out: mpsc::Sender<BackfillOutput>,
         connector: String,
     ) -> Self {
-        Self { api, settings, sentinels, progress, out, connector, batches: Vec::new() }
+        let recheck_metrics = RecheckMetrics {
+            asked: metrics::counter!("genesys_conversation_rechecks_total", "connector" => connector.clone()),
+            shared: metrics::counter!("genesys_conversation_rechecks_shared_total", "connector" => connector.clone()),
+        };
+        Self {
+            api,
+            settings,
+            sentinels,
+            progress,
+            out,
+            connector,
+            batches: Vec::new(),
+            rechecks: Rechecks::default(),
+            recheck_metrics,
+        }
     }
 
     pub async fn run(mut self, mut requests: mpsc::Receiver<BackfillRequest>, stop: CancellationToken) {
@@ -293,7 +322,20 @@ impl Worker {
     async fn recheck_open(&mut self, batch: &mut Batch) -> Result<(), StepError> {
         let open = std::mem::take(&mut batch.open);
         for (queue_id, conversation) in open {
-            match self.api.get_conversation(&conversation).await {
+            // Already emitted as of this gap's end (or later), for this gap's batch or another.
+            if self.rechecks.covers(&conversation, batch.to_ms) {
+                self.recheck_metrics.shared.increment(1);
+                self.with_progress(|p| p.rechecks_shared += 1);
+                continue;
+            }
+            let asked_at = now_ms();
+            self.recheck_metrics.asked.increment(1);
+            self.with_progress(|p| p.rechecked += 1);
+            let answer = self.api.get_conversation(&conversation).await;
+            if answer.is_ok() {
+                self.rechecks.answered(conversation.clone(), asked_at);
+            }
+            match answer {
                 Ok(Some(row)) => self.emit(batch, queue_id, row, BackfillApi::ConversationsGet).await?,
                 Ok(None) => {}
                 Err(e) if e.is_fatal() => {

@@ -22,6 +22,7 @@ pub mod http;
 pub mod net;
 pub mod notification;
 pub mod queues;
+pub mod rechecks;
 pub mod record;
 pub mod region;
 pub mod rest;

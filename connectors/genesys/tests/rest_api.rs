@@ -227,3 +227,50 @@ async fn get_conversation_found_or_none() {
     })
     .await;
 }
+
+/// Two gaps of one outage with overlapping windows and the same open conversations: each
+/// conversation is fetched by id once, for the first gap; the second gap is served by that answer
+/// (it ended before the answer was asked), and both gaps close.
+#[tokio::test]
+async fn overlapping_gaps_recheck_each_open_conversation_once() {
+    use std::sync::{Arc, Mutex};
+    use tributary_genesys::backfill::{BackfillOutput, BackfillRequest, Progress, Worker};
+    use tributary_genesys::config::BackfillSettings;
+    use tributary_genesys::coverage::Gap;
+
+    bounded(TEST_LIMIT, async {
+        let sim = start(analytics_org()).await;
+        let queues = sim.queue_ids();
+        let open: Vec<String> = (0..5).map(|_| sim.start_conversation(&queues[0]).expect("conversation")).collect();
+        let settings = BackfillSettings {
+            max_wait: tributary_connector_api::Duration::from_secs(0),
+            confirm_with_jobs: false,
+            ..BackfillSettings::default()
+        };
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let (out, mut done) = tokio::sync::mpsc::channel(64);
+        let worker = Worker::new(api(&sim), settings, Arc::default(), progress.clone(), out, "recheck-once".to_owned());
+        let (requests, rx) = tokio::sync::mpsc::channel(8);
+        let stop = tokio_util::sync::CancellationToken::new();
+        let running = tokio::spawn(worker.run(rx, stop.clone()));
+        let now = now_ms();
+        for (id, (from, to)) in [(now - 60_000, now - 20_000), (now - 50_000, now - 10_000)].into_iter().enumerate() {
+            let gap =
+                Gap { id: id as u64, queue_id: queues[0].clone(), from_ms: from, to_ms: to, truncated_from_ms: None };
+            requests.send(BackfillRequest { gap, open_conversations: open.clone() }).await.expect("request");
+        }
+        let mut closed = 0;
+        while closed < 2 {
+            match done.recv().await.expect("worker output") {
+                BackfillOutput::GapDone { .. } => closed += 1,
+                BackfillOutput::Conversation { .. } => {}
+            }
+        }
+        stop.cancel();
+        running.await.expect("worker");
+        let progress = progress.lock().expect("progress").clone();
+        assert_eq!((progress.rechecked, progress.rechecks_shared), (5, 5), "{progress:?}");
+        sim.shutdown().await;
+    })
+    .await;
+}
