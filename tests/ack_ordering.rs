@@ -45,6 +45,51 @@ fn assert_each_once(by_seq: &BTreeMap<i64, Vec<(i32, i64)>>, count: i64) {
     assert_eq!(by_seq.len() as i64, count, "nothing beyond the count");
 }
 
+/// What the runtime gives instances, over `kafka` and the registry at `registry_url`.
+fn environment(
+    kafka: &Arc<EmbeddedKafka>,
+    registry_url: &str,
+    plugins: tributary::plugins::Plugins,
+    connector_buffer: u64,
+) -> Environment {
+    let bootstrap = kafka.bootstrap_servers().to_owned();
+    Environment {
+        bootstrap_servers: bootstrap.clone(),
+        producer: Default::default(),
+        producers: Some(Default::default()),
+        buffer_memory: tributary::config::DEFAULT_BUFFER_MEMORY,
+        connector_buffer_memory: connector_buffer,
+        consumer: client_config(&bootstrap, &Default::default()),
+        offsets_topic: "tributary-offsets".into(),
+        offsets: tributary::offsets::OffsetsReader::new(
+            client_config(&bootstrap, &Default::default()),
+            "tributary-offsets".into(),
+            Duration::from_secs(60),
+        ),
+        flush_interval: Duration::from_millis(200),
+        registry: registry(registry_url),
+        schemas: Arc::new(Schemas::load_dir(workspace().join("schemas")).expect("schemas")),
+        encoder_options: EncoderOptions::default(),
+        embedded: Some(kafka.clone()),
+        embedded_partitions: 3,
+        transactional_id_prefix: None,
+        plugins,
+    }
+}
+
+/// The leader of every partition of the cluster.
+fn leaders(bootstrap: &str) -> BTreeMap<(String, i32), i32> {
+    let c = consumer(bootstrap);
+    let md = c.fetch_metadata(None, Duration::from_secs(10)).expect("metadata");
+    let mut leaders = BTreeMap::new();
+    for t in md.topics() {
+        for p in t.partitions() {
+            leaders.insert((t.name().to_owned(), p.id()), p.leader());
+        }
+    }
+    leaders
+}
+
 /// One broker, taken down: nothing is acknowledged while it is down; on its return everything
 /// arrives and the last offset is committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,28 +159,7 @@ async fn offsets_stop_at_the_first_record_kafka_does_not_hold() {
     let registry_handle = EmbeddedRegistry::start("127.0.0.1:0".parse().expect("addr")).await.expect("registry");
     let registry_url = registry_handle.url();
     let (plugins, spy) = spy_plugins();
-    let env = Environment {
-        bootstrap_servers: bootstrap.clone(),
-        producer: Default::default(),
-        producers: Some(Default::default()),
-        buffer_memory: tributary::config::DEFAULT_BUFFER_MEMORY,
-        connector_buffer_memory: tributary::config::DEFAULT_BUFFER_MEMORY / 4,
-        consumer: client_config(&bootstrap, &Default::default()),
-        offsets_topic: "tributary-offsets".into(),
-        offsets: tributary::offsets::OffsetsReader::new(
-            client_config(&bootstrap, &Default::default()),
-            "tributary-offsets".into(),
-            Duration::from_secs(60),
-        ),
-        flush_interval: Duration::from_millis(200),
-        registry: registry(&registry_url),
-        schemas: Arc::new(Schemas::load_dir(workspace().join("schemas")).expect("schemas")),
-        encoder_options: EncoderOptions::default(),
-        embedded: Some(kafka.clone()),
-        embedded_partitions: 3,
-        transactional_id_prefix: None,
-        plugins,
-    };
+    let env = environment(&kafka, &registry_url, plugins, tributary::config::DEFAULT_BUFFER_MEMORY / 4);
     let supervisor = Supervisor::new(env, fast_backoff());
     let entry = config(&format!(
         "kafka: {{bootstrap_servers: embedded}}\nschema_registry: {{url: embedded}}\nconnectors:\n  - \
@@ -145,17 +169,7 @@ async fn offsets_stop_at_the_first_record_kafka_does_not_hold() {
     .remove(0);
 
     // Which broker leads what: the victim leads a records partition but not the offsets partition.
-    let leaders = {
-        let c = consumer(&bootstrap);
-        let md = c.fetch_metadata(None, Duration::from_secs(10)).expect("metadata");
-        let mut leaders: BTreeMap<(String, i32), i32> = BTreeMap::new();
-        for t in md.topics() {
-            for p in t.partitions() {
-                leaders.insert((t.name().to_owned(), p.id()), p.leader());
-            }
-        }
-        leaders
-    };
+    let leaders = leaders(&bootstrap);
     let offsets_leader = leaders[&("tributary-offsets".to_owned(), 0)];
     let victim = (0..3)
         .map(|p| leaders[&(TOPIC.to_owned(), p)])
@@ -222,6 +236,75 @@ async fn offsets_stop_at_the_first_record_kafka_does_not_hold() {
         acked_in_outage > (hole - 1 - paused_at) as u64,
         "records after the hole were acknowledged during the outage ({acked_in_outage}), so acks came out of order"
     );
+
+    tokio::time::timeout(WAIT, supervisor.shutdown()).await.expect("shutdown in time");
+    registry_handle.shutdown().await.expect("registry stops");
+    tokio::task::spawn_blocking(move || drop(kafka)).await.expect("cluster stops");
+}
+
+/// Two tenants on one shared producer, three brokers. The broker leading part of one tenant's
+/// topic goes down: that tenant holds at most its `connector_buffer_memory` in flight and waits
+/// there, while the other, whose topic and offsets live on brokers that are up, delivers all its
+/// records meanwhile. Once the broker is back, the stalled tenant's records arrive, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_tenant_waits_at_its_own_bound_and_the_others_flow() {
+    const FLOWING: u64 = 2000;
+    let kafka =
+        Arc::new(tokio::task::spawn_blocking(|| EmbeddedKafka::start(3)).await.expect("join").expect("cluster"));
+    kafka.create_topic("tributary-offsets", 1).expect("offsets topic");
+    kafka.create_topic("stall.records", 6).expect("records topic");
+    kafka.create_topic("flow.records", 1).expect("records topic");
+    let bootstrap = kafka.bootstrap_servers().to_owned();
+    let registry_handle = EmbeddedRegistry::start("127.0.0.1:0".parse().expect("addr")).await.expect("registry");
+    let registry_url = registry_handle.url();
+    let env = environment(&kafka, &registry_url, datagen_plugins(), 65536);
+    let pool = env.producers.clone().expect("shared producers");
+    let leaders = leaders(&bootstrap);
+    let spared = [leaders[&("tributary-offsets".to_owned(), 0)], leaders[&("flow.records".to_owned(), 0)]];
+    let victim = (0..6)
+        .map(|p| leaders[&("stall.records".to_owned(), p)])
+        .find(|b| !spared.contains(b))
+        .expect("a broker leading part of the stalled topic and nothing else the test needs");
+    kafka.broker_down(victim).expect("victim down");
+
+    let supervisor = Supervisor::new(env, fast_backoff());
+    let entries = config(&format!(
+        "kafka: {{bootstrap_servers: embedded}}\nschema_registry: {{url: embedded}}\nconnectors:\n  \
+         - {{name: stalled, class: datagen, topic: stall.records, record_bytes: 500}}\n  \
+         - {{name: flowing, class: datagen, topic: flow.records, rate: 400, count: {FLOWING}, record_bytes: 500}}\n"
+    ))
+    .connectors;
+    for entry in entries {
+        supervisor.start(entry);
+    }
+    wait_for(WAIT, "every record of the flowing tenant acknowledged", || async {
+        (supervisor.snapshot("flowing").ok()?.records_acknowledged == FLOWING).then_some(())
+    })
+    .await;
+    assert_eq!(pool.len(), 1, "both tenants on one producer");
+    let stalled = supervisor.snapshot("stalled").expect("stalled tenant");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = supervisor.snapshot("stalled").expect("stalled tenant");
+    assert_eq!(later.records_acknowledged, stalled.records_acknowledged, "the stalled tenant waits");
+    // 64 KiB at about 500 bytes of value and 512 of overhead per record: some 64 records.
+    assert!(
+        (1..=70).contains(&later.records_in_flight),
+        "the stalled tenant waits at its bound: {} records in flight",
+        later.records_in_flight
+    );
+    assert_eq!(later.connector.state, State::Running, "a stall is not a failure");
+
+    kafka.broker_up(victim).expect("victim up");
+    wait_for(WAIT, "the stalled tenant flowing again", || async {
+        let acked = supervisor.snapshot("stalled").ok()?.records_acknowledged;
+        (acked >= later.records_acknowledged + 500).then_some(())
+    })
+    .await;
+    supervisor.stop("stalled").await.expect("stop");
+    supervisor.wait_for("stalled", WAIT, |s| s.state == State::Stopped).await.expect("stopped");
+    let last = committed_seqs(&bootstrap, "stalled").await["0"];
+    let by_seq = positions(&bootstrap, &registry_url, "stall.records", last + 1).await;
+    assert_each_once(&by_seq, last + 1);
 
     tokio::time::timeout(WAIT, supervisor.shutdown()).await.expect("shutdown in time");
     registry_handle.shutdown().await.expect("registry stops");
