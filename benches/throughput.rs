@@ -48,8 +48,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SEED: u64 = 1;
 const RECORD_BYTES: usize = 500;
 const POOL: usize = 10_000;
-/// librdkafka's default `queue.buffering.max.messages`, which Tributary keeps.
+/// librdkafka's default `queue.buffering.max.messages`.
 const QUEUE: usize = 100_000;
+/// `kafka.buffer_memory` of the broker-outage runs.
+const BUDGET: u64 = 32 << 20;
 
 fn config_text(queue: usize, connectors: &str) -> String {
     format!(
@@ -59,11 +61,11 @@ fn config_text(queue: usize, connectors: &str) -> String {
     )
 }
 
-fn datagen_entry(topic: &str, count: u64) -> ConnectorConfig {
+fn datagen_entry(topic: &str, count: u64, record_bytes: usize) -> ConnectorConfig {
     let text = config_text(
         QUEUE,
         &format!(
-            "  - {{name: bench, class: datagen, topic: {topic}, count: {count}, record_bytes: {RECORD_BYTES}, seed: {SEED}}}"
+            "  - {{name: bench, class: datagen, topic: {topic}, count: {count}, record_bytes: {record_bytes}, seed: {SEED}}}"
         ),
     );
     config(&text).connectors.remove(0)
@@ -217,25 +219,30 @@ struct TributaryRun {
 impl TributaryRun {
     async fn start(count: u64) -> Self {
         let mut run = Self::idle(QUEUE).await;
-        run.launch(count);
+        run.launch(count, RECORD_BYTES);
         run
     }
 
     /// The runtime alone: embedded broker and registry, no connector yet; producers hold at most
     /// `queue` records.
     async fn idle(queue: usize) -> Self {
-        let config = config(&config_text(queue, "  []"));
+        Self::idle_with(&config_text(queue, "  []")).await
+    }
+
+    /// The runtime of config `text`, with no connector yet.
+    async fn idle_with(text: &str) -> Self {
+        let config = config(text);
         let runtime = Runtime::start_with(&config, datagen_plugins(), Default::default()).await.expect("runtime");
         let view = Arc::new(Mutex::new(LiveView::default()));
         Self { runtime, view, stop: CancellationToken::new(), task: None }
     }
 
-    /// Starts a datagen instance writing `count` records as fast as it can.
-    fn launch(&mut self, count: u64) {
+    /// Starts a datagen instance writing `count` records of about `record_bytes` as fast as it can.
+    fn launch(&mut self, count: u64, record_bytes: usize) {
         let env = self.runtime.supervisor.environment().clone();
         let (paused_tx, paused) = watch::channel(false);
         let control = Control { stop: self.stop.clone(), paused, view: self.view.clone() };
-        let entry = datagen_entry("bench.tributary", count);
+        let entry = datagen_entry("bench.tributary", count, record_bytes);
         self.task = Some(tokio::spawn(async move {
             let _paused = paused_tx;
             instance::run(&env, &entry, control).await
@@ -336,7 +343,7 @@ fn rss_tributary(runtime: &tokio::runtime::Runtime, in_flight: usize) {
     runtime.block_on(async {
         let mut run = TributaryRun::idle(in_flight).await;
         let (base, _) = memory_kib();
-        run.launch(total);
+        run.launch(total, RECORD_BYTES);
         // Down as soon as the tasks start (offsets read, producer made, schema registered): every
         // record then waits in the queue.
         let (tracker, _) = run.tracker().await;
@@ -356,10 +363,44 @@ fn rss_tributary(runtime: &tokio::runtime::Runtime, in_flight: usize) {
     });
 }
 
+/// A broker outage under `kafka.buffer_memory` = `budget` bytes (and the same per connector):
+/// records of `record_bytes` pile up until the budget holds them back; RSS is read at the plateau.
+fn rss_budget(runtime: &tokio::runtime::Runtime, record_bytes: usize, budget: u64) {
+    // Twice what the budget holds, so that it fills and back-pressure holds the rest in the task.
+    let total = 2 * budget / record_bytes as u64 + 1000;
+    runtime.block_on(async {
+        let text = format!(
+            "kafka: {{bootstrap_servers: embedded, buffer_memory: {budget}, connector_buffer_memory: {budget}}}\n\
+             schema_registry: {{url: embedded}}\napi: {{enabled: false}}\nlogging: {{level: warn}}\nconnectors: []\n"
+        );
+        let mut run = TributaryRun::idle_with(&text).await;
+        let (base, _) = memory_kib();
+        run.launch(total, record_bytes);
+        let (tracker, _) = run.tracker().await;
+        let kafka = run.runtime.embedded_kafka.clone().expect("embedded");
+        kafka.all_down().expect("down");
+        let t = tracker.clone();
+        let queued = tokio::task::spawn_blocking(move || plateau(|| t.in_flight() as u64, Duration::from_secs(120)))
+            .await
+            .expect("plateau");
+        let (rss, _) = memory_kib();
+        let start = Instant::now();
+        kafka.all_up().expect("up");
+        wait_tracked(&tracker, total, Duration::from_secs(300)).await;
+        report("budget", base, queued, rss, total, start.elapsed());
+        drop(kafka);
+        run.stop().await;
+    });
+}
+
 fn child(side: &str, in_flight: usize) -> (u64, u64, u64, u64) {
+    child_with(&["--child", side, "--in-flight", &in_flight.to_string()], side)
+}
+
+fn child_with(args: &[&str], side: &str) -> (u64, u64, u64, u64) {
     let exe = std::env::current_exe().expect("own path");
     let output = std::process::Command::new(exe)
-        .args(["--child", side, "--in-flight", &in_flight.to_string()])
+        .args(args)
         .output()
         .expect("child runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -380,6 +421,9 @@ struct Args {
     records: usize,
     rounds: usize,
     in_flight: usize,
+    /// For a budget child: record size and `kafka.buffer_memory`.
+    record_bytes: usize,
+    budget: u64,
     child: Option<String>,
     /// Only this side's throughput (for profiling); no memory runs.
     only: Option<String>,
@@ -387,15 +431,26 @@ struct Args {
 }
 
 fn args() -> Args {
-    let mut args = Args { records: 300_000, rounds: 5, in_flight: 100_000, child: None, only: None, full: false };
+    let mut args = Args {
+        records: 300_000,
+        rounds: 5,
+        in_flight: 100_000,
+        record_bytes: RECORD_BYTES,
+        budget: BUDGET,
+        child: None,
+        only: None,
+        full: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
-        let mut value = || it.next().and_then(|v| v.parse().ok()).expect("a number after the flag");
+        let mut value = || it.next().and_then(|v| v.parse::<usize>().ok()).expect("a number after the flag");
         match a.as_str() {
             "--bench" => args.full = true,
             "--records" => args.records = value(),
             "--rounds" => args.rounds = value(),
             "--in-flight" => args.in_flight = value(),
+            "--record-bytes" => args.record_bytes = value(),
+            "--budget" => args.budget = value() as u64,
             "--child" => args.child = it.next(),
             "--only" => args.only = it.next(),
             _ => {}
@@ -414,6 +469,7 @@ fn main() {
     match args.child.as_deref() {
         Some("raw") => return rss_raw(&runtime, args.in_flight),
         Some("tributary") => return rss_tributary(&runtime, args.in_flight),
+        Some("budget") => return rss_budget(&runtime, args.record_bytes, args.budget),
         Some(other) => panic!("unknown child {other}"),
         None => {}
     }
@@ -485,6 +541,20 @@ fn main() {
             mib(base),
             mib(rss),
             (rss.saturating_sub(base) * 1024) as f64 / queued.max(1) as f64,
+            mib(peak)
+        );
+    }
+    let budget = if args.full { BUDGET } else { 4 << 20 };
+    println!("broker outage under kafka.buffer_memory = {:.0} MiB (target: RSS <= budget + 48 MiB):", mib(budget >> 10));
+    for record_bytes in [100usize, 10 << 10] {
+        let flags = ["--child", "budget", "--record-bytes", &record_bytes.to_string(), "--budget", &budget.to_string()];
+        let (base, queued, rss, peak) = child_with(&flags, "budget");
+        println!(
+            "  {record_bytes:>6}-byte records: RSS before {:>5.1} MiB   in flight {queued:>6}   RSS then {:>6.1} MiB \
+             (budget + {:>5.1} MiB)   peak RSS {:>6.1} MiB",
+            mib(base),
+            mib(rss),
+            mib(rss.saturating_sub(budget >> 10)),
             mib(peak)
         );
     }
