@@ -53,9 +53,13 @@ const QUEUE: usize = 100_000;
 /// `kafka.buffer_memory` of the broker-outage runs.
 const BUDGET: u64 = 32 << 20;
 
+/// `kafka.connector_buffer_memory` of Tributary's runs, when `--connector-buffer` sets it.
+static CONNECTOR_BUFFER: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
 fn config_text(queue: usize, connectors: &str) -> String {
+    let bound = CONNECTOR_BUFFER.get().map(|b| format!(", connector_buffer_memory: {b}")).unwrap_or_default();
     format!(
-        "kafka: {{bootstrap_servers: embedded, producer: {{queue.buffering.max.messages: {queue}}}}}\n\
+        "kafka: {{bootstrap_servers: embedded, producer: {{queue.buffering.max.messages: {queue}}}{bound}}}\n\
          schema_registry: {{url: embedded}}\napi: {{enabled: false}}\nlogging: {{level: warn}}\n\
          connectors:\n{connectors}\n"
     )
@@ -399,10 +403,7 @@ fn child(side: &str, in_flight: usize) -> (u64, u64, u64, u64) {
 
 fn child_with(args: &[&str], side: &str) -> (u64, u64, u64, u64) {
     let exe = std::env::current_exe().expect("own path");
-    let output = std::process::Command::new(exe)
-        .args(args)
-        .output()
-        .expect("child runs");
+    let output = std::process::Command::new(exe).args(args).output().expect("child runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{side} child failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     let line = stdout.lines().find(|l| l.starts_with("RSS ")).expect("an RSS line");
@@ -451,6 +452,9 @@ fn args() -> Args {
             "--in-flight" => args.in_flight = value(),
             "--record-bytes" => args.record_bytes = value(),
             "--budget" => args.budget = value() as u64,
+            "--connector-buffer" => {
+                let _ = CONNECTOR_BUFFER.set(value() as u64);
+            }
             "--child" => args.child = it.next(),
             "--only" => args.only = it.next(),
             _ => {}
@@ -545,7 +549,10 @@ fn main() {
         );
     }
     let budget = if args.full { BUDGET } else { 4 << 20 };
-    println!("broker outage under kafka.buffer_memory = {:.0} MiB (target: RSS <= budget + 48 MiB):", mib(budget >> 10));
+    println!(
+        "broker outage under kafka.buffer_memory = {:.0} MiB (target: RSS <= budget + 48 MiB):",
+        mib(budget >> 10)
+    );
     for record_bytes in [100usize, 10 << 10] {
         let flags = ["--child", "budget", "--record-bytes", &record_bytes.to_string(), "--budget", &budget.to_string()];
         let (base, queued, rss, peak) = child_with(&flags, "budget");
