@@ -197,8 +197,7 @@ impl TokenSource {
     pub fn new(config: AuthConfig) -> Result<Self, AuthError> {
         let http = config
             .egress
-            .apply(reqwest::Client::builder().connect_timeout(config.connect_timeout).timeout(config.request_timeout))
-            .build()
+            .client(config.connect_timeout)
             .map_err(|e| AuthError::Config { client_id: config.client_id.clone(), detail: e.to_string() })?;
         let token_url = format!("{}/oauth/token", config.login_base_url.trim_end_matches('/'));
         let (generation_tx, _) = watch::channel(0);
@@ -365,6 +364,7 @@ impl TokenSource {
             .inner
             .http
             .post(&self.inner.token_url)
+            .timeout(cfg.request_timeout)
             .basic_auth(&cfg.client_id, Some(cfg.client_secret.expose()))
             .form(&[("grant_type", "client_credentials")])
             .send()

@@ -185,6 +185,41 @@ impl Egress {
         }
     }
 
+    /// The HTTP client of this route and trust, with `connect_timeout`: one per distinct route,
+    /// trust and timeout in the process, so that the tenants of a host share its connection pool
+    /// and TLS setup (a client holds its own root store: a few hundred KiB). Requests carry their
+    /// own credentials and set their own timeout. A proxy's credentials are part of the route, so
+    /// tenants with different proxy logins never share a client.
+    pub fn client(&self, connect_timeout: std::time::Duration) -> Result<reqwest::Client, reqwest::Error> {
+        static CLIENTS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, reqwest::Client>>> =
+            std::sync::OnceLock::new();
+        let key = format!("{}|{connect_timeout:?}", self.identity());
+        let clients = CLIENTS.get_or_init(Default::default);
+        let mut clients = clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let client = self.apply(reqwest::Client::builder().connect_timeout(connect_timeout)).build()?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// Everything that makes two egresses route and trust alike, proxy credentials included.
+    /// Never logged.
+    fn identity(&self) -> String {
+        let proxy = |p: &ProxyUrl| p.url_with_credentials().expose().to_owned();
+        let route = match &self.inner.route {
+            Route::Direct => "direct".to_owned(),
+            Route::Configured(p) => format!("configured {}", proxy(p)),
+            Route::Environment { https, http, no_proxy } => format!(
+                "environment {:?} {:?} {no_proxy:?}",
+                https.as_ref().map(|(p, _)| proxy(p)),
+                http.as_ref().map(|(p, _)| proxy(p))
+            ),
+        };
+        format!("{route}|{:?}", self.inner.ca.as_ref().map(|ca| &ca.path))
+    }
+
     /// Applies the route and the extra roots to a reqwest client (and turns off reqwest's own
     /// reading of the proxy environment: the egress already did it).
     pub fn apply(&self, builder: reqwest::ClientBuilder) -> reqwest::ClientBuilder {
@@ -284,6 +319,21 @@ mod tests {
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn tenants_share_a_client_only_when_route_trust_and_proxy_login_are_alike() {
+        let with_login = |login: &str| {
+            let proxy = ProxyUrl::parse(&format!("http://{login}@proxy.example:3128")).expect("proxy url");
+            Egress::new(Some(proxy), None).expect("egress")
+        };
+        assert_eq!(Egress::direct().identity(), Egress::direct().identity());
+        assert_eq!(with_login("a:pw").identity(), with_login("a:pw").identity());
+        assert_ne!(with_login("a:pw").identity(), with_login("a:other").identity(), "another password");
+        assert_ne!(with_login("a:pw").identity(), Egress::direct().identity());
+        let first = Egress::direct().client(std::time::Duration::from_secs(5));
+        let second = Egress::direct().client(std::time::Duration::from_secs(5));
+        assert!(first.is_ok() && second.is_ok());
     }
 
     fn proxied(e: &Egress, url: &str) -> Option<String> {

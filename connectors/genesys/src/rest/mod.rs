@@ -164,11 +164,7 @@ enum Outcome {
 impl RestClient {
     /// Builds the client; makes no request.
     pub fn new(config: RestConfig, tokens: TokenSource) -> Result<Self, RestError> {
-        let http = config
-            .egress
-            .apply(reqwest::Client::builder().connect_timeout(config.connect_timeout).timeout(config.request_timeout))
-            .build()
-            .map_err(|e| RestError::Config(e.to_string()))?;
+        let http = config.egress.client(config.connect_timeout).map_err(|e| RestError::Config(e.to_string()))?;
         let base = config.api_base_url.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(RestError::Config(format!("api base url `{base}` must start with http:// or https://")));
@@ -247,7 +243,12 @@ impl RestClient {
     async fn attempt(&self, req: &Request) -> Result<Outcome, RestError> {
         let token = self.inner.tokens.current().await?;
         let url = format!("{}{}", self.inner.base, req.path);
-        let mut builder = self.inner.http.request(req.method.clone(), &url).bearer_auth(token.value.expose());
+        let mut builder = self
+            .inner
+            .http
+            .request(req.method.clone(), &url)
+            .timeout(self.inner.config.request_timeout)
+            .bearer_auth(token.value.expose());
         if !req.query.is_empty() {
             builder = builder.query(&req.query);
         }
