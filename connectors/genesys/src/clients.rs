@@ -74,6 +74,7 @@ pub(crate) async fn clients_with(
     rest_config.request_timeout = timeout;
     rest_config.retry_after_ceiling = config.rest.max_retry_after.get();
     rest_config.budget.requests_per_minute = config.rest.requests_per_minute;
+    rest_config.budget.backfill_share = config.rest.backfill_share;
     rest_config.backoff.max_attempts = config.rest.max_attempts;
     rest_config.egress = egress.clone();
     tune(&mut auth_config, &mut rest_config);

@@ -200,6 +200,8 @@ impl Default for ChannelSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct RestSettings {
     pub requests_per_minute: u32,
+    /// Fraction of the budget that channel and queue requests leave to backfill while it waits.
+    pub backfill_share: f64,
     pub request_timeout: Duration,
     /// A `Retry-After` longer than this is not waited out: the call fails (retriable).
     pub max_retry_after: Duration,
@@ -210,6 +212,7 @@ impl Default for RestSettings {
     fn default() -> Self {
         Self {
             requests_per_minute: 240,
+            backfill_share: 0.5,
             request_timeout: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(180),
             max_attempts: 6,
@@ -377,6 +380,9 @@ impl GenesysConfig {
         }
         if self.rest.requests_per_minute == 0 {
             issue("rest.requests_per_minute", "must be at least 1".into());
+        }
+        if !(0.0..=0.9).contains(&self.rest.backfill_share) {
+            issue("rest.backfill_share", "must be between 0 and 0.9".into());
         }
         if self.backfill.page_size == 0 || self.backfill.page_size > 200 {
             issue("backfill.page_size", "must be between 1 and 200".into());

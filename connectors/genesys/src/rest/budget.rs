@@ -10,6 +10,10 @@
 //! - **Server hints.** `inin-ratelimit-count/allowed/reset` on a response tell how much of the
 //!   server's window is left. With nothing left the budget pauses until the window resets; with
 //!   little left (at most `low_water` of it) it slows to spread the rest over the time to reset.
+//! - **Backfill's share.** While a backfill request ([`Class::Backfill`]: Analytics and
+//!   Conversations calls) waits, the other requests (channels, subscriptions, queue discovery)
+//!   take at most `1 - backfill_share` of the rate, so that checks of many channels cannot starve
+//!   the queries that close gaps. With no backfill waiting, they may use it all.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,11 +32,33 @@ pub struct BudgetConfig {
     /// Fraction of the server's window below which requests are spread over the time left until
     /// it resets. Default 0.1.
     pub low_water: f64,
+    /// Fraction of the rate the other requests leave to backfill while it waits. Default 0.5.
+    pub backfill_share: f64,
 }
 
 impl Default for BudgetConfig {
     fn default() -> Self {
-        Self { requests_per_minute: 240, burst: 10, low_water: 0.1 }
+        Self { requests_per_minute: 240, burst: 10, low_water: 0.1, backfill_share: 0.5 }
+    }
+}
+
+/// Who a request serves, for the budget's shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Filling gaps: Analytics queries and jobs, conversations by id.
+    Backfill,
+    /// Everything else: channels, subscriptions, queues.
+    Other,
+}
+
+impl Class {
+    /// The class of a request to `path` (`/api/v2/...`).
+    pub fn of(path: &str) -> Class {
+        if path.starts_with("/api/v2/analytics/") || path.starts_with("/api/v2/conversations/") {
+            Class::Backfill
+        } else {
+            Class::Other
+        }
     }
 }
 
@@ -44,6 +70,10 @@ struct State {
     paused_until: Option<Instant>,
     /// A lower rate (per second) in force until the instant, from server hints.
     slow: Option<(f64, Instant)>,
+    /// What other requests may still take while backfill waits: a bucket refilled at
+    /// `1 - backfill_share` of the rate, also holding at most `burst`.
+    others: f64,
+    backfill_waiting: usize,
 }
 
 /// A shared token bucket with pauses.
@@ -60,9 +90,16 @@ impl Budget {
             requests_per_minute: config.requests_per_minute.max(1),
             burst: config.burst.max(1),
             low_water: config.low_water.clamp(0.0, 1.0),
+            backfill_share: if config.backfill_share.is_finite() { config.backfill_share.clamp(0.0, 0.9) } else { 0.5 },
         };
-        let state =
-            State { tokens: f64::from(config.burst), last_refill: Instant::now(), paused_until: None, slow: None };
+        let state = State {
+            tokens: f64::from(config.burst),
+            last_refill: Instant::now(),
+            paused_until: None,
+            slow: None,
+            others: f64::from(config.burst),
+            backfill_waiting: 0,
+        };
         Self { config, state: Mutex::new(state) }
     }
 
@@ -86,7 +123,10 @@ impl Budget {
     fn refill(&self, st: &mut State, now: Instant) {
         if now > st.last_refill {
             let elapsed = (now - st.last_refill).as_secs_f64();
-            st.tokens = (st.tokens + elapsed * self.rate(st, now)).min(f64::from(self.config.burst));
+            let burst = f64::from(self.config.burst);
+            let accrued = elapsed * self.rate(st, now);
+            st.tokens = (st.tokens + accrued).min(burst);
+            st.others = (st.others + accrued * (1.0 - self.config.backfill_share)).min(burst);
             st.last_refill = now;
         }
         if st.slow.is_some_and(|(_, until)| now >= until) {
@@ -94,8 +134,8 @@ impl Budget {
         }
     }
 
-    /// Takes a token, or says how long to wait before trying again.
-    fn try_take(&self, now: Instant) -> Option<Duration> {
+    /// Takes a token for a request of `class`, or says how long to wait before trying again.
+    fn try_take(&self, class: Class, now: Instant) -> Option<Duration> {
         let mut st = self.lock();
         if let Some(until) = st.paused_until {
             if now < until {
@@ -104,19 +144,38 @@ impl Budget {
             st.paused_until = None;
         }
         self.refill(&mut st, now);
-        if st.tokens >= 1.0 {
+        let rate = self.rate(&st, now);
+        // Another request while backfill waits needs a token of its own share too.
+        let held_back = class == Class::Other && st.backfill_waiting > 0;
+        if st.tokens >= 1.0 && (!held_back || st.others >= 1.0) {
             st.tokens -= 1.0;
+            st.others = (st.others - 1.0).max(0.0);
             return None;
         }
-        let missing = 1.0 - st.tokens;
-        let wait = Duration::from_secs_f64(missing / self.rate(&st, now)).max(Duration::from_millis(1));
-        Some(wait)
+        let mut wait = (1.0 - st.tokens).max(0.0) / rate;
+        if held_back {
+            wait = wait.max((1.0 - st.others).max(0.0) / (rate * (1.0 - self.config.backfill_share)));
+        }
+        Some(Duration::from_secs_f64(wait.min(60.0)).max(Duration::from_millis(1)))
     }
 
-    /// Waits until the budget allows one request and takes it. Returns the time waited.
-    pub async fn acquire(&self) -> Duration {
+    /// Waits until the budget allows one request of `class` and takes it. Returns the time waited.
+    pub async fn acquire(&self, class: Class) -> Duration {
+        /// Counts a waiting backfill request for as long as it waits, also when dropped.
+        struct Waiting<'a>(&'a Budget);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                let mut st = self.0.lock();
+                st.backfill_waiting = st.backfill_waiting.saturating_sub(1);
+            }
+        }
         let start = Instant::now();
-        while let Some(wait) = self.try_take(Instant::now()) {
+        let mut waiting = None;
+        while let Some(wait) = self.try_take(class, Instant::now()) {
+            if class == Class::Backfill && waiting.is_none() {
+                self.lock().backfill_waiting += 1;
+                waiting = Some(Waiting(self));
+            }
             tokio::time::sleep(wait).await;
         }
         start.elapsed()
@@ -175,10 +234,10 @@ mod tests {
 
     #[tokio::test]
     async fn paces_after_the_burst() {
-        let b = Budget::new(BudgetConfig { requests_per_minute: 600, burst: 2, low_water: 0.1 });
+        let b = Budget::new(BudgetConfig { requests_per_minute: 600, burst: 2, ..BudgetConfig::default() });
         let start = Instant::now();
         for _ in 0..5 {
-            b.acquire().await;
+            b.acquire(Class::Other).await;
         }
         // Two from the burst, then one every 100 ms.
         assert!(within(start.elapsed(), 290, 600), "{:?}", start.elapsed());
@@ -186,35 +245,84 @@ mod tests {
 
     #[tokio::test]
     async fn a_pause_stops_everyone_and_restarts_empty() {
-        let b = Budget::new(BudgetConfig { requests_per_minute: 600, burst: 5, low_water: 0.1 });
+        let b = Budget::new(BudgetConfig { requests_per_minute: 600, burst: 5, ..BudgetConfig::default() });
         let start = Instant::now();
         b.pause_until(start + Duration::from_millis(300));
         b.pause_until(start + Duration::from_millis(100));
         assert!(b.paused_until().is_some());
-        b.acquire().await;
+        b.acquire(Class::Other).await;
         assert!(within(start.elapsed(), 390, 700), "{:?}", start.elapsed());
     }
 
     #[tokio::test]
     async fn server_hints_pause_or_slow_down() {
-        let b = Budget::new(BudgetConfig { requests_per_minute: 60_000, burst: 10, low_water: 0.1 });
+        let b = Budget::new(BudgetConfig { requests_per_minute: 60_000, burst: 10, ..BudgetConfig::default() });
         b.observe(ServerBudget { count: 300, allowed: 300, reset: Duration::from_millis(300) });
         assert!(b.paused_until().is_some());
         let start = Instant::now();
-        b.acquire().await;
+        b.acquire(Class::Other).await;
         assert!(within(start.elapsed(), 290, 600), "{:?}", start.elapsed());
 
-        let b = Budget::new(BudgetConfig { requests_per_minute: 60_000, burst: 10, low_water: 0.1 });
+        let b = Budget::new(BudgetConfig { requests_per_minute: 60_000, burst: 10, ..BudgetConfig::default() });
         b.observe(ServerBudget { count: 295, allowed: 300, reset: Duration::from_secs(1) });
         let start = Instant::now();
         for _ in 0..3 {
-            b.acquire().await;
+            b.acquire(Class::Other).await;
         }
         // Five requests left for one second: one every 200 ms.
         assert!(within(start.elapsed(), 590, 1000), "{:?}", start.elapsed());
         b.observe(ServerBudget { count: 1, allowed: 300, reset: Duration::from_secs(60) });
         let start = Instant::now();
-        b.acquire().await;
+        b.acquire(Class::Other).await;
         assert!(start.elapsed() < Duration::from_millis(50));
+    }
+
+    /// Requests served in two seconds to one backfill loop and five loops of other requests,
+    /// started before it, at `share`.
+    async fn served(share: f64) -> (u32, u32) {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let config =
+            BudgetConfig { requests_per_minute: 1200, burst: 1, backfill_share: share, ..BudgetConfig::default() };
+        let b = Arc::new(Budget::new(config));
+        let counts = Arc::new([AtomicU32::new(0), AtomicU32::new(0)]);
+        let mut loops = Vec::new();
+        for class in [Class::Other, Class::Other, Class::Other, Class::Other, Class::Other, Class::Backfill] {
+            let (b, counts) = (b.clone(), counts.clone());
+            loops.push(tokio::spawn(async move {
+                loop {
+                    b.acquire(class).await;
+                    counts[usize::from(class == Class::Other)].fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        loops.iter().for_each(tokio::task::JoinHandle::abort);
+        (counts[0].load(Ordering::Relaxed), counts[1].load(Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn backfill_keeps_its_share_against_many_other_requests() {
+        let (backfill, other) = served(0.5).await;
+        assert!(
+            f64::from(backfill) >= 0.4 * f64::from(backfill + other),
+            "backfill got {backfill} of {} requests",
+            backfill + other
+        );
+        assert!(backfill + other <= 45, "the rate still holds: {}", backfill + other);
+        let (backfill, other) = served(0.0).await;
+        assert!(
+            f64::from(backfill) < 0.4 * f64::from(backfill + other),
+            "without a share, backfill competes as one of six: {backfill} of {}",
+            backfill + other
+        );
+    }
+
+    #[test]
+    fn requests_are_classed_by_path() {
+        assert_eq!(Class::of("/api/v2/analytics/conversations/details/query"), Class::Backfill);
+        assert_eq!(Class::of("/api/v2/conversations/abc"), Class::Backfill);
+        assert_eq!(Class::of("/api/v2/notifications/channels"), Class::Other);
+        assert_eq!(Class::of("/api/v2/routing/queues"), Class::Other);
     }
 }

@@ -36,7 +36,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
-pub use self::budget::{Budget, BudgetConfig};
+pub use self::budget::{Budget, BudgetConfig, Class};
 pub use self::error::RestError;
 use self::stats::Counters;
 pub use self::stats::RestStats;
@@ -196,7 +196,7 @@ impl RestClient {
         let mut rate_limited = 0u32;
         let mut reauthenticated = false;
         loop {
-            let waited = self.inner.budget.acquire().await;
+            let waited = self.inner.budget.acquire(Class::of(&req.path)).await;
             self.inner.counters.waited(waited);
             let outcome = self.attempt(req).await?;
             match outcome {
