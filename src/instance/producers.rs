@@ -10,7 +10,7 @@
 //! The pool holds producers weakly: the last lane to go takes its producer with it. A producer
 //! that failed as a whole (a refused login, a fatal idempotence error) is not handed out again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use rdkafka::config::ClientConfig;
@@ -55,11 +55,12 @@ impl ProducerPool {
     }
 }
 
-/// The properties, in a stable order, as one string.
+/// The properties, in a stable order, as one string — secrets included: `config_map` hides
+/// their values, and connectors with different passwords must never share a producer. Kept in
+/// the pool only, never logged.
 fn key(config: &ClientConfig) -> String {
-    let map = config.config_map();
-    let sorted: BTreeMap<_, _> = map.iter().collect();
-    sorted.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+    let names: Vec<&str> = config.config_map().into_keys().collect();
+    names.iter().map(|name| format!("{name}={}\n", config.get(name).unwrap_or_default())).collect()
 }
 
 #[cfg(test)]
@@ -78,6 +79,13 @@ mod tests {
         let other = pool.shared(&a).expect("producer");
         assert!(!Arc::ptr_eq(&first, &other));
         assert_eq!(pool.len(), 2);
+        let mut secret = b.clone();
+        secret.set("sasl.password", "one");
+        let with_one = pool.shared(&secret).expect("producer");
+        secret.set("sasl.password", "other");
+        let with_other = pool.shared(&secret).expect("producer");
+        assert!(!Arc::ptr_eq(&with_one, &with_other), "another password, another producer");
+        drop((with_one, with_other));
         drop((first, again));
         assert_eq!(pool.len(), 1, "the last user takes its producer with it");
     }
