@@ -344,57 +344,43 @@ fn rss_raw(runtime: &tokio::runtime::Runtime, in_flight: usize) {
 fn rss_tributary(runtime: &tokio::runtime::Runtime, in_flight: usize) {
     // More records than fit, so that the queue fills and the runtime applies back-pressure.
     let total = in_flight as u64 * 6 / 5;
-    runtime.block_on(async {
-        let mut run = TributaryRun::idle(in_flight).await;
-        let (base, _) = memory_kib();
-        run.launch(total, RECORD_BYTES);
-        // Down as soon as the tasks start (offsets read, producer made, schema registered): every
-        // record then waits in the queue.
-        let (tracker, _) = run.tracker().await;
-        let kafka = run.runtime.embedded_kafka.clone().expect("embedded");
-        kafka.all_down().expect("down");
-        let t = tracker.clone();
-        let queued = tokio::task::spawn_blocking(move || plateau(|| t.in_flight() as u64, Duration::from_secs(120)))
-            .await
-            .expect("plateau");
-        let (rss, _) = memory_kib();
-        let start = Instant::now();
-        kafka.all_up().expect("up");
-        wait_tracked(&tracker, total, Duration::from_secs(300)).await;
-        report("tributary", base, queued, rss, total, start.elapsed());
-        drop(kafka);
-        run.stop().await;
-    });
+    runtime.block_on(outage("tributary", &config_text(in_flight, "  []"), total, RECORD_BYTES));
 }
 
 /// A broker outage under `kafka.buffer_memory` = `budget` bytes (and the same per connector):
-/// records of `record_bytes` pile up until the budget holds them back; RSS is read at the plateau.
+/// records of `record_bytes` pile up until the budget holds them back.
 fn rss_budget(runtime: &tokio::runtime::Runtime, record_bytes: usize, budget: u64) {
     // Twice what the budget holds, so that it fills and back-pressure holds the rest in the task.
     let total = 2 * budget / record_bytes as u64 + 1000;
-    runtime.block_on(async {
-        let text = format!(
-            "kafka: {{bootstrap_servers: embedded, buffer_memory: {budget}, connector_buffer_memory: {budget}}}\n\
-             schema_registry: {{url: embedded}}\napi: {{enabled: false}}\nlogging: {{level: warn}}\nconnectors: []\n"
-        );
-        let mut run = TributaryRun::idle_with(&text).await;
-        let (base, _) = memory_kib();
-        run.launch(total, record_bytes);
-        let (tracker, _) = run.tracker().await;
-        let kafka = run.runtime.embedded_kafka.clone().expect("embedded");
-        kafka.all_down().expect("down");
-        let t = tracker.clone();
-        let queued = tokio::task::spawn_blocking(move || plateau(|| t.in_flight() as u64, Duration::from_secs(120)))
-            .await
-            .expect("plateau");
-        let (rss, _) = memory_kib();
-        let start = Instant::now();
-        kafka.all_up().expect("up");
-        wait_tracked(&tracker, total, Duration::from_secs(300)).await;
-        report("budget", base, queued, rss, total, start.elapsed());
-        drop(kafka);
-        run.stop().await;
-    });
+    let text = format!(
+        "kafka: {{bootstrap_servers: embedded, buffer_memory: {budget}, connector_buffer_memory: {budget}}}\n\
+         schema_registry: {{url: embedded}}\napi: {{enabled: false}}\nlogging: {{level: warn}}\nconnectors: []\n"
+    );
+    runtime.block_on(outage("budget", &text, total, record_bytes));
+}
+
+/// The runtime of config `text` with a datagen instance of `total` records of `record_bytes`,
+/// the broker down as soon as its tasks start (offsets read, producer made, schema registered):
+/// RSS is read once the in-flight count stops growing; then the broker comes back and every
+/// record is delivered. Reported as `side`.
+async fn outage(side: &str, text: &str, total: u64, record_bytes: usize) {
+    let mut run = TributaryRun::idle_with(text).await;
+    let (base, _) = memory_kib();
+    run.launch(total, record_bytes);
+    let (tracker, _) = run.tracker().await;
+    let kafka = run.runtime.embedded_kafka.clone().expect("embedded");
+    kafka.all_down().expect("down");
+    let t = tracker.clone();
+    let queued = tokio::task::spawn_blocking(move || plateau(|| t.in_flight() as u64, Duration::from_secs(120)))
+        .await
+        .expect("plateau");
+    let (rss, _) = memory_kib();
+    let start = Instant::now();
+    kafka.all_up().expect("up");
+    wait_tracked(&tracker, total, Duration::from_secs(300)).await;
+    report(side, base, queued, rss, total, start.elapsed());
+    drop(kafka);
+    run.stop().await;
 }
 
 fn child(side: &str, in_flight: usize) -> (u64, u64, u64, u64) {
