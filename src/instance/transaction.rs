@@ -138,8 +138,14 @@ impl Transactions {
             TransactionError::Abortable(reason) => {
                 self.aborted.increment(1);
                 let producer = self.lane.producer().clone();
-                if let Err(e) = blocking(move || producer.abort_transaction_blocking(INIT_TIMEOUT)).await {
-                    tracing::warn!(connector = %self.connector, error = %e, "abort failed; the broker aborts the transaction when it times out");
+                match blocking(move || producer.abort_transaction_blocking(INIT_TIMEOUT)).await {
+                    Ok(()) => {}
+                    // The commit failed because another producer took the id over meanwhile:
+                    // that is a fence, not a failure to retry (a retry would fence it back).
+                    Err(TransactionError::Fenced(fence)) => return self.fenced(&fence),
+                    Err(e) => {
+                        tracing::warn!(connector = %self.connector, error = %e, "abort failed; the broker aborts the transaction when it times out")
+                    }
                 }
                 tracing::warn!(connector = %self.connector, error = %reason, "transaction aborted; restarting from the last committed offsets");
             }
