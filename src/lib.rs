@@ -15,6 +15,7 @@ pub mod instance;
 pub mod kafka;
 pub mod oauth;
 pub mod offsets;
+pub mod overview;
 pub mod plugins;
 pub mod reload;
 pub mod rest;

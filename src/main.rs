@@ -67,6 +67,22 @@ enum Command {
         #[command(subcommand)]
         action: SimulateAction,
     },
+    /// The status of every connector of a running `tributary run`, as a table: state, records/s
+    /// (live and backfilled), partitions covered, open gaps, lag, the source's state. Exits 1
+    /// when a connector is FAILED.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The REST API (default: `api.listen` of the config).
+        #[arg(long)]
+        url: Option<String>,
+        /// The API's bearer token (default: `api.token` of the config).
+        #[arg(long, env = "TRIBUTARY_API_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Redraw every interval (2s unless given) until Ctrl-C.
+        #[arg(long, num_args = 0..=1, default_missing_value = "2s", value_parser = tributary::api::parse_duration)]
+        watch: Option<Duration>,
+    },
     /// Print a topic's records, decoded from Avro to JSON through the schema registry.
     Tail {
         #[command(flatten)]
@@ -179,16 +195,31 @@ async fn dispatch(command: Command) -> Result<ExitCode> {
             action: SimulateAction::Verify { config, endpoints, truth, topic, queues, from_ms, to_ms },
         } => {
             let cfg = load(&config.config)?;
-            init_logging(&cfg, true);
+            let _ = init_logging(&cfg, true);
             let (bootstrap, registry) = (endpoints.bootstrap(&cfg)?, endpoints.registry(&cfg)?);
             let decoder = Decoder::new(registry_client(&cfg.schema_registry, &registry)?);
             let consumer = client_config(&bootstrap, &cfg.kafka.consumer);
             let args = cli::simulate::VerifyArgs { truth, topic, queues, from_ms, to_ms };
             cli::simulate::verify_topic(args, &consumer, &decoder).await
         }
+        Command::Status { config, url, token, watch } => {
+            let target = match url {
+                Some(url) => cli::status::Target { url, token },
+                None => {
+                    let cfg = load(&config.config)?;
+                    let mut addr = cfg.api.listen;
+                    if addr.ip().is_unspecified() {
+                        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+                    }
+                    let token = token.or_else(|| cfg.api.token.as_ref().map(|t| t.expose().to_owned()));
+                    cli::status::Target { url: format!("http://{addr}"), token }
+                }
+            };
+            cli::status::run(target, watch).await
+        }
         Command::Tail { config, endpoints, topic, from_beginning, limit } => {
             let cfg = load(&config.config)?;
-            init_logging(&cfg, true);
+            let _ = init_logging(&cfg, true);
             let (bootstrap, registry) = (endpoints.bootstrap(&cfg)?, endpoints.registry(&cfg)?);
             let decoder = Decoder::new(registry_client(&cfg.schema_registry, &registry)?);
             let options = TailOptions { topic, from_beginning, limit, idle_exit: None };
@@ -223,7 +254,7 @@ fn validate(path: &Path) -> ExitCode {
 async fn check(path: &Path) -> Result<ExitCode> {
     // Offline problems first: a config that does not validate is not worth connecting with.
     let loaded = validate_file(path, &ProcessEnv, &plugins()).map_err(|e| anyhow!("{e}"))?;
-    init_logging(&loaded.config, true);
+    let _ = init_logging(&loaded.config, true);
     let checks = tributary::check::check_config(&loaded.config, &plugins()).await;
     let scrubber = loaded.config.scrubber();
     for check in &checks {
@@ -239,27 +270,43 @@ async fn check(path: &Path) -> Result<ExitCode> {
     }
 }
 
-fn init_logging(config: &Config, quiet: bool) {
+/// Logs to stderr: JSON, or human lines with colours only on a terminal (and not with
+/// `NO_COLOR`). Unless `quiet`, human logs on a terminal go through a [`cli::console::Console`]
+/// that keeps the live view below them; it is returned.
+fn init_logging(config: &Config, quiet: bool) -> Option<cli::console::Console> {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = if quiet { "warn" } else { config.logging.level.as_str() };
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(default))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = match config.logging.format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Human => builder.try_init(),
-    };
+    let terminal = std::io::stderr().is_terminal();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.logging.format {
+        LogFormat::Json => {
+            let _ = builder.json().with_ansi(false).with_writer(std::io::stderr).try_init();
+            None
+        }
+        LogFormat::Human => {
+            let builder = builder.with_ansi(terminal && cli::status::colour_allowed());
+            if quiet || !terminal {
+                let _ = builder.with_writer(std::io::stderr).try_init();
+                return None;
+            }
+            let console = cli::console::Console::default();
+            let _ = builder.with_writer(console.clone()).try_init();
+            Some(console)
+        }
+    }
 }
 
 async fn run(path: &Path) -> Result<ExitCode> {
     let loaded = validate_file(path, &ProcessEnv, &plugins()).map_err(|e| anyhow!("{e}"))?;
     let config = loaded.config;
-    init_logging(&config, false);
+    let console = init_logging(&config, false);
     let mut signals = Signals::install();
     let options = StartOptions::from_file(path, std::sync::Arc::new(ProcessEnv));
     let runtime = Runtime::start_with_options(&config, plugins(), options).await.context("cannot start")?;
-    cli::progress::spawn(runtime.supervisor.clone());
     if let Some(addr) = runtime.rest_addr {
         eprintln!("REST API at http://{addr}");
     }
@@ -270,6 +317,12 @@ async fn run(path: &Path) -> Result<ExitCode> {
         runtime.bootstrap_servers,
         runtime.registry_url,
     );
+    let mode = match (console, config.logging.summary_interval) {
+        (_, None) => cli::view::Mode::Off,
+        (Some(console), Some(_)) => cli::view::Mode::Terminal { console, colour: cli::status::colour_allowed() },
+        (None, Some(every)) => cli::view::Mode::Log(every.get()),
+    };
+    cli::view::spawn(runtime.supervisor.clone(), mode);
     signals.serve_until_stopped(&runtime).await;
     tracing::info!("stopping: flushing records and committing offsets");
     runtime.shutdown().await;
@@ -351,7 +404,7 @@ async fn offsets(action: OffsetsAction) -> Result<ExitCode> {
     match action {
         OffsetsAction::List { config, endpoints, connector } => {
             let cfg = load(&config.config)?;
-            init_logging(&cfg, true);
+            let _ = init_logging(&cfg, true);
             let bootstrap = endpoints.bootstrap(&cfg)?;
             let base = client_config(&bootstrap, &cfg.kafka.consumer);
             let topic = cfg.kafka.offsets.topic.clone();
@@ -366,7 +419,7 @@ async fn offsets(action: OffsetsAction) -> Result<ExitCode> {
         }
         OffsetsAction::Reset { config, endpoints, connector, partition } => {
             let cfg = load(&config.config)?;
-            init_logging(&cfg, true);
+            let _ = init_logging(&cfg, true);
             let bootstrap = endpoints.bootstrap(&cfg)?;
             let topic = cfg.kafka.offsets.topic.clone();
             let partitions: Vec<SourcePartition> = match partition {

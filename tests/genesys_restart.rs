@@ -67,7 +67,7 @@ async fn sigkill_mid_stream_then_restart_loses_nothing() {
         let mut second = RunningCli::start(TRIBUTARY, &path);
         let rest2 = second.rest_address(Duration::from_secs(30));
         assert_ne!(rest, "");
-        second.wait_for_log("gap to backfill", Duration::from_secs(30));
+        second.wait_for_log("gaps to backfill", Duration::from_secs(30));
         sim.pause_traffic(true);
         let to_ms = now_ms();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(120);

@@ -334,11 +334,34 @@ pub struct LoggingConfig {
     pub format: LogFormat,
     /// A `tracing` filter such as `info` or `info,tributary=debug`; `RUST_LOG` wins when set.
     pub level: String,
+    /// How often `tributary run` logs a summary line per connector when stderr is not a
+    /// terminal (on a terminal it draws a live view instead); `off` never. Default 30 s.
+    #[serde(deserialize_with = "interval_or_off")]
+    pub summary_interval: Option<Duration>,
 }
 
 impl Default for LoggingConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Human, level: "info".into() }
+        Self { format: LogFormat::Human, level: "info".into(), summary_interval: Some(Duration::from_secs(30)) }
+    }
+}
+
+/// A duration, or `off` (also `0s`) for never.
+fn interval_or_off<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Off(bool),
+        Text(String),
+    }
+    match Written::deserialize(deserializer) {
+        Ok(Written::Off(false)) => Ok(None),
+        Ok(Written::Text(t)) if t.trim() == "off" => Ok(None),
+        Ok(Written::Text(t)) => {
+            let d: Duration = t.parse().map_err(serde::de::Error::custom)?;
+            Ok((!d.get().is_zero()).then_some(d))
+        }
+        _ => Err(serde::de::Error::custom("expected a duration such as `30s`, or `off`")),
     }
 }
 

@@ -178,3 +178,15 @@ fn cluster_settings_that_cannot_work_are_refused_by_name() {
     let bad_group = parse_err(&format!("{CLUSTERED}cluster:\n  group_id: 'a b'\n")).to_string();
     assert!(bad_group.contains("cluster.group_id"), "{bad_group}");
 }
+
+#[test]
+fn the_summary_interval_is_a_duration_or_off() {
+    let base = "kafka: {bootstrap_servers: embedded}\nschema_registry: {url: embedded}\nconnectors: []\n";
+    assert_eq!(parse_ok(base).config.logging.summary_interval, Some(Duration::from_secs(30)));
+    for (written, expected) in [("10s", Some(Duration::from_secs(10))), ("off", None), ("0s", None), ("false", None)] {
+        let loaded = parse_ok(&format!("{base}logging: {{summary_interval: {written}}}\n"));
+        assert_eq!(loaded.config.logging.summary_interval, expected, "{written}");
+    }
+    let errors = parse_err(&format!("{base}logging: {{summary_interval: sometimes}}\n")).to_string();
+    assert!(errors.contains("logging") && errors.contains("summary_interval"), "{errors}");
+}

@@ -68,6 +68,8 @@ impl Transactions {
         })?;
         tracing::info!(connector = %connector, "transactional producer ready (earlier owners fenced)");
         let label = connector.to_string();
+        // Registered now, so that the metric reads 0 (not absent) until it happens.
+        metrics::counter!("tributary_producer_fenced_total", "connector" => label.clone()).increment(0);
         Ok(Self {
             open: Mutex::new(()),
             committed: metrics::counter!("tributary_transactions_committed_total", "connector" => label.clone()),

@@ -138,7 +138,7 @@ fn rfc3339(at: std::time::SystemTime) -> String {
 
 /// Connect's status (`name`, `connector`, `tasks`, `type`) plus our own: the class, restarts,
 /// each task's health and connector-specific detail, and the run's progress.
-pub(super) fn status_json(snapshot: &Snapshot, worker_id: &str) -> Value {
+pub fn status_json(snapshot: &Snapshot, worker_id: &str) -> Value {
     let state = snapshot.connector.state;
     let mut connector = json!({"state": state.as_str(), "worker_id": worker_id});
     if let (Some(trace), Some(map)) = (&snapshot.connector.trace, connector.as_object_mut()) {

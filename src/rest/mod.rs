@@ -49,6 +49,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::token_matches;
+pub use connectors::status_json;
 pub use error::ApiError;
 
 use crate::api::Secret;

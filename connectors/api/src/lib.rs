@@ -51,7 +51,7 @@ pub use connector::{Connector, ConnectorContext, ConnectorError, DynConnector, O
 pub use context::{Acknowledgements, Emitter, NoAcknowledgements, Stopped, TaskContext, WrittenRecords};
 pub use record::{Emit, OffsetFormatError, RecordValue, SourceOffset, SourcePartition, SourceRecord};
 pub use secret::Secret;
-pub use status::{Health, StatusHandle, TaskStatus};
+pub use status::{Health, SUMMARY_KEY, StatusHandle, Summary, TaskStatus};
 
 /// Re-exported so connectors name the same crate versions as the runtime.
 pub use async_trait::async_trait;

@@ -39,6 +39,7 @@ use crate::rechecks::Rechecks;
 use crate::record::BackfillApi;
 use crate::sentinels::Sentinels;
 use crate::socket::now_ms;
+use crate::throttle::Throttle;
 
 /// A gap to fill, with the conversations of its queue that were open when coverage was lost.
 #[derive(Debug, Clone)]
@@ -119,6 +120,7 @@ pub struct Worker {
     batches: Vec<Batch>,
     rechecks: Rechecks,
     recheck_metrics: RecheckMetrics,
+    log: Throttle,
 }
 
 struct RecheckMetrics {
@@ -148,6 +150,9 @@ impl Worker {
             asked: metrics::counter!("genesys_conversation_rechecks_total", "connector" => connector.clone()),
             shared: metrics::counter!("genesys_conversation_rechecks_shared_total", "connector" => connector.clone()),
         };
+        // Registered now, so that the metric reads 0 (not absent) until a window closes so.
+        metrics::counter!("genesys_backfill_windows_closed_without_proof_total", "connector" => connector.clone())
+            .increment(0);
         Self {
             api,
             settings,
@@ -158,6 +163,7 @@ impl Worker {
             batches: Vec::new(),
             rechecks: Rechecks::default(),
             recheck_metrics,
+            log: Throttle::default(),
         }
     }
 
@@ -250,7 +256,7 @@ impl Worker {
                 let waited_out = batch.started.elapsed() >= self.settings.max_wait.get();
                 if proven || waited_out {
                     if !proven {
-                        self.with_progress(|p| p.closed_without_proof += 1);
+                        self.closed_without_proof();
                         tracing::warn!(
                             connector = %self.connector, from_ms = batch.from_ms, to_ms = batch.to_ms,
                             "analytics never showed data past the window within backfill.max_wait"
@@ -270,7 +276,7 @@ impl Worker {
             Phase::AwaitingLake => {
                 let waited = batch.lake_since.map_or(Duration::ZERO, |t| t.elapsed());
                 if waited >= self.settings.lake_max_wait.get() {
-                    self.with_progress(|p| p.closed_without_proof += 1);
+                    self.closed_without_proof();
                     tracing::error!(
                         connector = %self.connector, from_ms = batch.from_ms, to_ms = batch.to_ms, waited = ?waited,
                         "the data lake never covered the window within backfill.lake_max_wait; closing it on the quick passes alone"
@@ -296,7 +302,7 @@ impl Worker {
 
     /// Closes a batch without the data lake's confirmation; always `true` (done).
     fn no_lake(&self, batch: &Batch, why: &str) -> bool {
-        self.with_progress(|p| p.closed_without_proof += 1);
+        self.closed_without_proof();
         tracing::warn!(
             connector = %self.connector, from_ms = batch.from_ms, to_ms = batch.to_ms, reason = why,
             "the data-lake confirmation is unavailable; the window is closed on the quick passes"
@@ -440,16 +446,30 @@ impl Worker {
         Ok(())
     }
 
+    /// Reports a window's gaps filled: one line for the window, each queue's gap at debug.
     async fn finish(&mut self, batch: Batch) -> Result<(), ()> {
-        for gap in batch.gaps {
+        if let Some(suppressed) = self.log.admit("window done") {
             tracing::info!(
+                connector = %self.connector, queues = batch.gaps.len(), from_ms = batch.from_ms, to_ms = batch.to_ms,
+                conversations = batch.conversations, passes = batch.passes, suppressed, "backfill window done"
+            );
+        }
+        for gap in batch.gaps {
+            tracing::debug!(
                 connector = %self.connector, queue = %gap.queue_id, from_ms = gap.from_ms, to_ms = gap.to_ms,
-                conversations = batch.conversations, passes = batch.passes, "gap backfilled"
+                "gap backfilled"
             );
             self.with_progress(|p| p.gaps_done += 1);
             self.out.send(BackfillOutput::GapDone { queue_id: gap.queue_id, gap_id: gap.id }).await.map_err(|_| ())?;
         }
         Ok(())
+    }
+
+    /// A window closed without analytics (or the data lake) showing data past its end.
+    fn closed_without_proof(&self) {
+        self.with_progress(|p| p.closed_without_proof += 1);
+        metrics::counter!("genesys_backfill_windows_closed_without_proof_total", "connector" => self.connector.clone())
+            .increment(1);
     }
 
     fn with_progress(&self, f: impl FnOnce(&mut Progress)) {

@@ -31,6 +31,7 @@ pub mod shard;
 pub mod simulated;
 pub mod socket;
 pub mod task;
+mod throttle;
 
 use std::sync::Arc;
 

@@ -31,6 +31,7 @@ use crate::auth::TokenSource;
 use crate::frame::queue_topic;
 use crate::notification::Notification;
 use crate::socket::{self, Death, Ending, Socket, SocketEvent, SocketSettings, now_ms};
+use crate::throttle::Throttle;
 
 /// How long a stopping shard tries to delete its channel's subscriptions.
 const RELEASE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -152,6 +153,8 @@ pub struct Shard {
     status: Arc<Mutex<ShardStatus>>,
     stop: CancellationToken,
     connector: String,
+    /// Shared with replacements built in the background.
+    log: Arc<Mutex<Throttle>>,
 }
 
 impl Shard {
@@ -168,7 +171,16 @@ impl Shard {
         connector: String,
     ) -> (Self, Arc<Mutex<ShardStatus>>) {
         let status = Arc::new(Mutex::new(ShardStatus { shard: index, state: "starting", ..Default::default() }));
-        (Self { index, queues, api, auth, settings, out, commands, status: status.clone(), stop, connector }, status)
+        let log = Arc::new(Mutex::new(Throttle::default()));
+        (
+            Self { index, queues, api, auth, settings, out, commands, status: status.clone(), stop, connector, log },
+            status,
+        )
+    }
+
+    /// Whether a log line of `kind` is written now (see [`Throttle`]).
+    fn admit(&self, kind: &'static str) -> Option<u64> {
+        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).admit(kind)
     }
 
     /// Deletes `live`'s subscriptions, [`RELEASE_TIMEOUT`] at most.
@@ -226,7 +238,9 @@ impl Shard {
                 Err(e) => {
                     failures += 1;
                     let delay = backoff(&self.settings, failures);
-                    tracing::warn!(shard = self.index, error = %e.message, retry_in = ?delay, "cannot bring up a channel");
+                    if let Some(suppressed) = self.admit("bring up") {
+                        tracing::warn!(shard = self.index, error = %e.message, retry_in = ?delay, suppressed, "cannot bring up a channel");
+                    }
                     self.set_status(|s| s.state = "backoff");
                     tokio::select! {
                         _ = self.stop.cancelled() => return,
@@ -241,7 +255,12 @@ impl Shard {
                 report.recovery_ms = Some(recovery);
                 metrics::histogram!("genesys_recovery_seconds", "connector" => self.connector.clone())
                     .record(recovery as f64 / 1000.0);
-                tracing::info!(shard = self.index, channel = %live.channel.id, recovery_ms = recovery, cause = report.cause, "coverage restored");
+                if let Some(suppressed) = self.admit("restored") {
+                    tracing::info!(
+                        shard = self.index, channel = %live.channel.id, queues = live.queues.len(), recovery_ms = recovery,
+                        cause = report.cause, suppressed, "coverage restored"
+                    );
+                }
                 self.set_status(|s| s.last_death = Some(report));
             }
             let queues = live.queues.clone();
@@ -295,11 +314,13 @@ impl Shard {
                 }
             };
             live.socket.close();
-            tracing::warn!(
-                shard = self.index, channel = %live.channel.id, cause, detail = %detail,
-                covered_until_ms = since_ms, detection_ms, reuse = reuse.is_some(),
-                "coverage lost"
-            );
+            if let Some(suppressed) = self.admit("lost") {
+                tracing::warn!(
+                    shard = self.index, channel = %live.channel.id, queues = live.queues.len(), cause, detail = %detail,
+                    covered_until_ms = since_ms, detection_ms, reuse = reuse.is_some(), suppressed,
+                    "coverage lost"
+                );
+            }
             metrics::counter!("genesys_reconnects_total", "connector" => self.connector.clone(), "cause" => cause)
                 .increment(1);
             metrics::histogram!("genesys_detection_seconds", "connector" => self.connector.clone())
@@ -502,13 +523,17 @@ impl Shard {
             SocketEvent::Bad { reason } => {
                 metrics::counter!("genesys_bad_frames_total", "connector" => self.connector.clone()).increment(1);
                 self.set_status(|s| s.bad_frames += 1);
-                tracing::warn!(shard = self.index, channel = %live.channel.id, reason = %reason, "bad frame ignored");
+                if let Some(suppressed) = self.admit("bad frame") {
+                    tracing::warn!(shard = self.index, channel = %live.channel.id, reason = %reason, suppressed, "bad frame ignored");
+                }
                 true
             }
             SocketEvent::UnknownTopic { topic } => {
                 metrics::counter!("genesys_unknown_topics_total", "connector" => self.connector.clone()).increment(1);
                 self.set_status(|s| s.unknown_topics += 1);
-                tracing::warn!(shard = self.index, channel = %live.channel.id, topic = %topic, "notification on an unexpected topic ignored");
+                if let Some(suppressed) = self.admit("unknown topic") {
+                    tracing::warn!(shard = self.index, channel = %live.channel.id, topic = %topic, suppressed, "notification on an unexpected topic ignored");
+                }
                 true
             }
         }
@@ -527,6 +552,7 @@ impl Shard {
             status: self.status.clone(),
             stop: self.stop.clone(),
             connector: self.connector.clone(),
+            log: self.log.clone(),
         };
         tokio::spawn(async move { builder.bring_up(None).await })
     }

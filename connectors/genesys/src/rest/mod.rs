@@ -171,6 +171,8 @@ impl RestClient {
         }
         let counters = Counters::new(&config.connector);
         let budget = Budget::new(config.budget);
+        metrics::gauge!("genesys_rest_budget_requests_per_minute", "connector" => config.connector.clone())
+            .set(f64::from(budget.config().requests_per_minute));
         Ok(Self { inner: Arc::new(Inner { config, base, http, tokens, budget, counters }) })
     }
 

@@ -5,7 +5,9 @@
 //! `genesys_rate_limit_waits_total` and the histogram `genesys_rate_limit_wait_seconds` (time
 //! requests spent waiting for the tenant budget, pauses after 429 included), `genesys_rest_retries_total`
 //! (label `reason`: `rate_limited`, `server_error`, `transport`, `unauthorized`),
-//! `genesys_rest_server_errors_total`, `genesys_rest_transport_errors_total`.
+//! `genesys_rest_server_errors_total`, `genesys_rest_transport_errors_total`; and the gauge
+//! `genesys_rest_budget_requests_per_minute` (the budget in force, set by the client), against
+//! which the rate of `genesys_rest_requests_total` reads as budget use.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -49,6 +51,11 @@ const NOTABLE_WAIT: Duration = Duration::from_millis(1);
 
 impl Counters {
     pub fn new(connector: &str) -> Self {
+        // Registered now, so that dashboards and alerts read 0 (not absent) until it happens.
+        for name in ["genesys_rest_requests_total", "genesys_rest_rate_limited_total", "genesys_rate_limit_waits_total"]
+        {
+            metrics::counter!(name, "connector" => connector.to_owned()).increment(0);
+        }
         Self {
             connector: connector.to_string(),
             requests: AtomicU64::new(0),

@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
-use tributary_connector_api::{Health, TaskContext};
+use tributary_connector_api::{Health, SUMMARY_KEY, Summary, TaskContext};
 
 use super::records::RecordCounts;
 use super::watermarks::Watermarks;
@@ -29,6 +29,7 @@ pub(super) struct StatusBoard {
     tenant: String,
     backfill: Arc<Mutex<Progress>>,
     channels_open: metrics::Gauge,
+    pending_gaps: metrics::Gauge,
 }
 
 impl StatusBoard {
@@ -38,6 +39,7 @@ impl StatusBoard {
             tenant: tenant.to_owned(),
             backfill,
             channels_open: metrics::gauge!("genesys_channels_open", "connector" => connector.to_owned()),
+            pending_gaps: metrics::gauge!("genesys_backfill_pending_gaps", "connector" => connector.to_owned()),
         }
     }
 
@@ -54,15 +56,17 @@ impl StatusBoard {
         self.channels_open.set(open as f64);
         let now = now_ms();
         let coverage = watermarks.coverage();
-        let queues: Vec<Value> = coverage
-            .view()
-            .into_iter()
+        let view = coverage.view();
+        let queues: Vec<Value> = view
+            .iter()
             .map(|q| {
                 let lag = q.watermark_ms.map(|w| (now - w) as f64 / 1000.0);
                 if let Some(lag) = lag {
                     metrics::gauge!("genesys_watermark_lag_seconds", "connector" => self.connector.clone(), "queue" => q.queue_id.clone())
                         .set(lag);
                 }
+                metrics::gauge!("genesys_queue_covered", "connector" => self.connector.clone(), "queue" => q.queue_id.clone())
+                    .set(if q.covered { 1.0 } else { 0.0 });
                 json!({
                     "queue_id": q.queue_id, "watermark_ms": q.watermark_ms, "watermark_lag_seconds": lag,
                     "covered": q.covered, "lost_since_ms": q.lost_since_ms, "pending_gaps": q.pending_gaps,
@@ -89,6 +93,7 @@ impl StatusBoard {
             .into_iter()
             .map(|g| json!({"queue_id": g.queue_id, "from_ms": g.from_ms, "to_ms": g.to_ms, "truncated_from_ms": g.truncated_from_ms}))
             .collect();
+        self.pending_gaps.set(gaps.len() as f64);
         let (backfill, progress) = match self.backfill.lock() {
             Ok(b) => {
                 // Gaps finished since start, out of those finished or pending: what a terminal shows.
@@ -110,8 +115,18 @@ impl StatusBoard {
             bad_bodies,
             truncated_gaps: watermarks.truncated_gaps(),
         };
+        let summary = Summary {
+            live_records: Some(records.live),
+            backfilled_records: Some(records.backfilled),
+            partitions_covered: Some(view.iter().filter(|q| q.covered).count() as u64),
+            partitions_total: Some(view.len() as u64),
+            open_gaps: Some(gaps.len() as u64),
+            lag_seconds: view.iter().filter_map(|q| q.watermark_ms).min().map(|w| (now - w).max(0) as f64 / 1000.0),
+            source: Some(format!("{open}/{} channels open", channels.len())),
+        };
         ctx.status().set_detail(json!({
             "tenant": self.tenant,
+            SUMMARY_KEY: summary,
             "channels": now_channels,
             "queues": queues,
             "gaps": gaps,
@@ -121,7 +136,7 @@ impl StatusBoard {
         }));
         // Pending gaps are normal work (shown in the detail); a queue without coverage, or a
         // backfill that keeps failing, is not.
-        let uncovered = coverage.view().iter().filter(|q| !q.covered).count();
+        let uncovered = view.iter().filter(|q| !q.covered).count();
         let backfill_error = self.backfill.lock().ok().and_then(|b| b.last_error.clone());
         if uncovered > 0 && (open > 0 || channels.iter().any(|c| c.last_death.is_some())) {
             ctx.status().set_health(Health::Degraded(format!("{uncovered} queue(s) without coverage")));

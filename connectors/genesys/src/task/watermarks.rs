@@ -11,6 +11,7 @@ use super::{OFFSET_FIELD, PARTITION_FIELD};
 use crate::backfill::BackfillRequest;
 use crate::coverage::{Action, Coverage, Gap};
 use crate::record::{ConversationEvent, Source};
+use crate::throttle::Throttle;
 
 /// Open conversations remembered per queue, at most.
 const MAX_OPEN_PER_QUEUE: usize = 50_000;
@@ -32,6 +33,7 @@ pub(super) struct Watermarks {
     truncated_gaps: u64,
     gap_seconds: metrics::Histogram,
     truncated: metrics::Counter,
+    log: Throttle,
 }
 
 impl Watermarks {
@@ -46,6 +48,7 @@ impl Watermarks {
             truncated_gaps: 0,
             gap_seconds: metrics::histogram!("genesys_gap_seconds", "connector" => connector.to_owned()),
             truncated: metrics::counter!("genesys_backfill_truncated_total", "connector" => connector.to_owned()),
+            log: Throttle::default(),
         }
     }
 
@@ -112,11 +115,9 @@ impl Watermarks {
         from_ms: Option<i64>,
         until_ms: i64,
     ) -> Result<(), TaskError> {
-        for q in queues {
-            let actions = self.coverage.covered(q, from_ms, until_ms);
-            self.apply(ctx, actions).await?;
-        }
-        Ok(())
+        // One apply for every queue: a channel's recovery is one event, logged as one line.
+        let actions = queues.iter().flat_map(|q| self.coverage.covered(q, from_ms, until_ms)).collect();
+        self.apply(ctx, actions).await
     }
 
     /// `queues` lost coverage; `since_ms` is their last proof.
@@ -135,6 +136,7 @@ impl Watermarks {
     }
 
     async fn apply(&mut self, ctx: &TaskContext, actions: Vec<Action>) -> Result<(), TaskError> {
+        let mut gaps = Vec::new();
         for action in actions {
             match action {
                 Action::Advance { queue_id, watermark_ms } => {
@@ -145,32 +147,59 @@ impl Watermarks {
                         .await
                         .map_err(|_| TaskError::Retriable("runtime stopped".into()))?;
                 }
-                Action::Backfill(gap) => self.start_backfill(gap).await,
+                Action::Backfill(gap) => gaps.push(gap),
             }
         }
+        self.start_backfill(gaps).await;
         Ok(())
     }
 
-    async fn start_backfill(&mut self, gap: Gap) {
-        self.gap_seconds.record((gap.to_ms - gap.from_ms).max(0) as f64 / 1000.0);
-        if let Some(from) = gap.truncated_from_ms {
-            self.truncated_gaps += 1;
-            self.truncated.increment(1);
+    /// Hands `gaps` (found by one event: a channel's recovery, say) to the backfill worker, with
+    /// one log line for all of them; each queue's gap is logged at debug.
+    async fn start_backfill(&mut self, gaps: Vec<Gap>) {
+        let (Some(from_ms), Some(to_ms)) = (gaps.iter().map(|g| g.from_ms).min(), gaps.iter().map(|g| g.to_ms).max())
+        else {
+            return;
+        };
+        let truncated: Vec<&Gap> = gaps.iter().filter(|g| g.truncated_from_ms.is_some()).collect();
+        if let Some(lost_from_ms) = truncated.iter().filter_map(|g| g.truncated_from_ms).min() {
+            self.truncated_gaps += truncated.len() as u64;
+            self.truncated.increment(truncated.len() as u64);
             tracing::error!(
-                connector = %self.connector, queue = %gap.queue_id, lost_from_ms = from, backfill_from_ms = gap.from_ms,
-                "gap longer than backfill.max_gap: events before backfill_from_ms are NOT backfilled"
+                connector = %self.connector, queues = truncated.len(), lost_from_ms,
+                "gaps longer than backfill.max_gap: events older than max_gap are NOT backfilled"
             );
         }
-        let open: Vec<String> = self.open.get(&gap.queue_id).map(|s| s.iter().cloned().collect()).unwrap_or_default();
-        tracing::info!(connector = %self.connector, queue = %gap.queue_id, from_ms = gap.from_ms, to_ms = gap.to_ms, open = open.len(), "gap to backfill");
-        match &self.backfill {
-            Some(tx) => {
-                if tx.send(BackfillRequest { gap, open_conversations: open }).await.is_err() {
-                    tracing::error!(connector = %self.connector, "the backfill worker stopped");
-                }
-            }
-            None => {
-                tracing::warn!(connector = %self.connector, queue = %gap.queue_id, "backfill disabled: the gap stays open and the watermark frozen");
+        let mut open_total = 0;
+        let mut requests = Vec::with_capacity(gaps.len());
+        for gap in gaps {
+            self.gap_seconds.record((gap.to_ms - gap.from_ms).max(0) as f64 / 1000.0);
+            let open: Vec<String> =
+                self.open.get(&gap.queue_id).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+            open_total += open.len();
+            tracing::debug!(
+                connector = %self.connector, queue = %gap.queue_id, from_ms = gap.from_ms, to_ms = gap.to_ms,
+                truncated_from_ms = gap.truncated_from_ms, open = open.len(), "gap to backfill"
+            );
+            requests.push(BackfillRequest { gap, open_conversations: open });
+        }
+        let Some(tx) = &self.backfill else {
+            tracing::warn!(
+                connector = %self.connector, queues = requests.len(), from_ms, to_ms,
+                "backfill disabled: the gaps stay open and the watermarks frozen"
+            );
+            return;
+        };
+        if let Some(suppressed) = self.log.admit("gaps") {
+            tracing::info!(
+                connector = %self.connector, queues = requests.len(), from_ms, to_ms, open = open_total, suppressed,
+                "gaps to backfill"
+            );
+        }
+        for request in requests {
+            if tx.send(request).await.is_err() {
+                tracing::error!(connector = %self.connector, "the backfill worker stopped");
+                return;
             }
         }
     }
