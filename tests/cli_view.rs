@@ -135,7 +135,9 @@ fn on_a_terminal_the_view_appears_within_5s_below_the_log_in_colour() {
 
     // The Genesys row fills its columns: every queue covered, channels named.
     run.wait_for("the Genesys summary", Duration::from_secs(30), |raw| {
-        strip_ansi(raw).lines().any(|l| l.starts_with("genesys-view") && l.contains("3/3") && l.contains("1/1 channels open"))
+        strip_ansi(raw)
+            .lines()
+            .any(|l| l.starts_with("genesys-view") && l.contains("3/3") && l.contains("1/1 channels open"))
     });
     let raw = run.raw();
     let plain = strip_ansi(&raw);
@@ -190,13 +192,17 @@ fn without_a_terminal_a_summary_line_per_connector_and_no_escape_codes() {
     });
     let read = || String::from_utf8_lossy(&output.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
     let summary_of = |log: &str, name: &str| {
-        log.lines().rev().find(|l| l.contains(" summary ") && l.contains(&format!("connector={name} "))).map(str::to_owned)
+        log.lines()
+            .rev()
+            .find(|l| l.contains(" summary ") && l.contains(&format!("connector={name} ")))
+            .map(str::to_owned)
     };
     let deadline = Instant::now() + Duration::from_secs(40);
     let line = loop {
         let log = read();
         // The first lines may lack rates (a count that was not there at the previous reading).
-        let full = summary_of(&log, "genesys-view").filter(|l| l.contains("covered=\"3/3\"") && l.contains("live_per_s"));
+        let full =
+            summary_of(&log, "genesys-view").filter(|l| l.contains("covered=\"3/3\"") && l.contains("live_per_s"));
         if let (Some(line), Some(_)) = (full, summary_of(&log, "datagen-view")) {
             break line;
         }
@@ -259,4 +265,71 @@ fn status_prints_the_table_once_and_on_watch() {
     let refused = cli(TRIBUTARY, &["status", "--url", "http://127.0.0.1:9"], Duration::from_secs(30));
     assert_eq!(refused.code, Some(1));
     assert!(refused.stderr.contains("cannot reach the REST API at http://127.0.0.1:9"), "{}", refused.stderr);
+}
+
+#[test]
+fn a_flapping_socket_on_twenty_queues_writes_event_lines_not_queue_lines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Protocol time runs 10x: a TCP reset every 3 s of real time, from 3 s on.
+    let schedule: String = (1..=8).map(|i| format!("          - {{at: {}s, kind: tcp_reset}}\n", i * 30)).collect();
+    let text = format!(
+        r#"kafka:
+  bootstrap_servers: embedded
+  offsets: {{flush_interval: 1s}}
+schema_registry: {{url: embedded}}
+schemas_dir: {schemas}
+api: {{listen: "127.0.0.1:0"}}
+logging: {{level: info, summary_interval: off}}
+connectors:
+  - name: flapping
+    class: genesys-cloud
+    environment: simulator
+    topic: flapping.conversations
+    simulator:
+      time_scale: 10
+      queues: {{count: 20}}
+      traffic: {{arrivals_per_minute: 60}}
+      faults:
+        schedule:
+{schedule}"#,
+        schemas = workspace().join("schemas").display()
+    );
+    let config = write_file(dir.path(), "config.yaml", &text);
+    let mut run = RunningCli::start(TRIBUTARY, &config);
+    let address = run.rest_address(Duration::from_secs(30));
+    run.wait_for_log("connector started", Duration::from_secs(30));
+    let deaths = || {
+        http_get(&address, "/metrics")
+            .lines()
+            .filter(|l| l.starts_with("genesys_reconnects_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while deaths() < 4.0 {
+        assert!(Instant::now() < deadline, "fewer than 4 socket deaths in 40 s:\n{}", run.output());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    run.wait_for_log("gaps to backfill", Duration::from_secs(30));
+    let log = run.output();
+    let lost: Vec<&str> = log.lines().filter(|l| l.contains("coverage lost")).collect();
+    // Four deaths within one 30 s window: one line; the others are counted into the next one.
+    assert_eq!(lost.len(), 1, "one `coverage lost` line per 30 s, not per death:\n{log}");
+    assert!(lost[0].contains("queues=20"), "the line names how many queues the death touched: {}", lost[0]);
+    let gaps: Vec<&str> = log.lines().filter(|l| l.contains("gaps to backfill")).collect();
+    assert_eq!(gaps.len(), 1, "{log}");
+    assert!(gaps[0].contains("queues=20"), "{}", gaps[0]);
+    assert!(!log.contains("gap to backfill"), "a line per queue at info:\n{log}");
+}
+
+/// The body of `GET path` from `address` (HTTP/1.0, so the server closes when done); empty on
+/// any failure.
+fn http_get(address: &str, path: &str) -> String {
+    use std::io::Write;
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else { return String::new() };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
