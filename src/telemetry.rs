@@ -8,28 +8,8 @@
 //! Metric handles taken before [`install`] runs stay no-ops for good, so the runtime installs the
 //! recorder first thing in `Runtime::start`.
 //!
-//! # Names (all labelled `connector`)
-//!
-//! | name | kind | meaning |
-//! |---|---|---|
-//! | `tributary_records_produced_total` | counter | records handed to the producer |
-//! | `tributary_bytes_produced_total` | counter | encoded value bytes handed to the producer |
-//! | `tributary_produce_errors_total` | counter | deliveries Kafka refused |
-//! | `tributary_ack_latency_seconds` | histogram | send to Kafka acknowledgement |
-//! | `tributary_offset_commits_total` | counter | successful offset commits |
-//! | `tributary_offset_commit_failures_total` | counter | failed offset commits |
-//! | `tributary_connector_restarts_total` | counter | automatic restarts after retriable failures |
-//! | `tributary_connector_starts_total` | counter | runs started (first start, restarts, resumes from STOPPED) |
-//! | `tributary_connector_state` | gauge, also labelled `state` | 1 for the current state, 0 for the others |
-//! | `tributary_records_in_flight` | gauge | records sent and not yet acknowledged (refreshed on scrape) |
-//! | `tributary_connector_tasks` | gauge | tasks of the current run |
-//! | `tributary_transactions_committed_total` | counter | exactly-once: transactions committed |
-//! | `tributary_transactions_aborted_total` | counter | exactly-once: transactions aborted (the run restarts from the last commit) |
-//! | `tributary_producer_fenced_total` | counter | exactly-once: this process's producer was fenced by another owner of the connector |
-//!
-//! Cluster mode adds (unlabelled): `tributary_cluster_rebalances_total` (assignments this replica
-//! received), `tributary_cluster_members`, `tributary_cluster_assigned_connectors` (run here),
-//! `tributary_cluster_config_mismatches` (members whose connector definitions differ).
+//! Every metric's name, kind, labels and meaning are in one table, the README's "Metrics"
+//! (`tests/deploy.rs` keeps it complete against a real run's `/metrics`).
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -135,7 +115,8 @@ pub fn record_run(connector: &str, tasks: usize, in_flight: usize) {
     metrics::gauge!("tributary_records_in_flight", "connector" => connector.to_owned()).set(in_flight as f64);
 }
 
-/// Counts a run start.
+/// Counts a run start (and makes the restart counter read 0 rather than absent until a restart).
 pub fn record_start(connector: &str) {
     metrics::counter!("tributary_connector_starts_total", "connector" => connector.to_owned()).increment(1);
+    metrics::counter!("tributary_connector_restarts_total", "connector" => connector.to_owned()).increment(0);
 }

@@ -172,6 +172,8 @@ impl Shard {
     ) -> (Self, Arc<Mutex<ShardStatus>>) {
         let status = Arc::new(Mutex::new(ShardStatus { shard: index, state: "starting", ..Default::default() }));
         let log = Arc::new(Mutex::new(Throttle::default()));
+        // Registered now, so that it reads 0 (not absent) until the first rollover.
+        metrics::counter!("genesys_rollovers_total", "connector" => connector.clone()).increment(0);
         (
             Self { index, queues, api, auth, settings, out, commands, status: status.clone(), stop, connector, log },
             status,

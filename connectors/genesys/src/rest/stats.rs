@@ -56,6 +56,10 @@ impl Counters {
         {
             metrics::counter!(name, "connector" => connector.to_owned()).increment(0);
         }
+        for reason in ["rate_limited", "server_error", "transport", "unauthorized"] {
+            metrics::counter!("genesys_rest_retries_total", "connector" => connector.to_owned(), "reason" => reason)
+                .increment(0);
+        }
         Self {
             connector: connector.to_string(),
             requests: AtomicU64::new(0),
