@@ -85,15 +85,15 @@ impl Drop for LineWriter<'_> {
     }
 }
 
-/// The terminal's width in characters, when stderr is one that says.
-pub fn width() -> Option<usize> {
+/// The terminal's size in characters (columns, rows), when stderr is one that says.
+pub fn size() -> Option<(usize, usize)> {
     #[cfg(unix)]
     {
         // SAFETY: TIOCGWINSZ fills the `winsize` it is given and touches nothing else; a failed
         // call leaves it zeroed, which reads as "unknown".
         let mut size: libc::winsize = unsafe { std::mem::zeroed() };
         let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
-        (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
+        (ok && size.ws_col > 0 && size.ws_row > 0).then_some((usize::from(size.ws_col), usize::from(size.ws_row)))
     }
     #[cfg(not(unix))]
     None

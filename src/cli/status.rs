@@ -29,8 +29,10 @@ pub async fn run(target: Target, watch: Option<Duration>) -> Result<ExitCode> {
     let mut rates = Rates::default();
     rates.observe(read(&client, &target).await?, Instant::now());
     let terminal = std::io::stdout().is_terminal();
-    let style =
-        || Style { colour: terminal && colour_allowed(), width: if terminal { console::width() } else { None } };
+    let style = || Style {
+        colour: terminal && colour_allowed(),
+        width: if terminal { console::size().map(|(columns, _)| columns) } else { None },
+    };
     let Some(every) = watch else {
         tokio::time::sleep(RATE_WINDOW).await;
         let lines = rates.observe(read(&client, &target).await?, Instant::now());

@@ -46,13 +46,37 @@ pub fn spawn(supervisor: Arc<Supervisor>, mode: Mode) {
             let lines = rates.observe(rows(&supervisor), Instant::now());
             match &mode {
                 Mode::Terminal { console, colour } => {
-                    console.show(table(&lines, Style { colour: *colour, width: console::width() }))
+                    let size = console::size();
+                    let room = size.map_or(DEFAULT_ROWS, |(_, rows)| rows / 2);
+                    let style = Style { colour: *colour, width: size.map(|(columns, _)| columns) };
+                    console.show(fit(lines, room, style))
                 }
                 Mode::Log(_) => log(&lines),
                 Mode::Off => return,
             }
         }
     });
+}
+
+/// Rows the view may take when the terminal does not say its size.
+const DEFAULT_ROWS: usize = 12;
+
+/// The table in at most `rows` lines (the view keeps to half the terminal, so that a block
+/// redrawn in place never scrolls off it): with more connectors than fit, the unwell ones come
+/// first and a last line counts the rest.
+fn fit(mut lines: Vec<Line>, rows: usize, style: Style) -> Vec<String> {
+    let rows = rows.max(3);
+    if lines.len() < rows {
+        return table(&lines, style);
+    }
+    // Header and the closing count take two rows.
+    let shown = rows - 2;
+    lines.sort_by_key(|l| !l.row.is_unwell());
+    let hidden = lines.split_off(shown);
+    let running = hidden.iter().filter(|l| l.row.state == "RUNNING").count();
+    let mut out = table(&lines, style);
+    out.push(format!("… and {} more ({running} RUNNING): `tributary status` lists them all", hidden.len()));
+    out
 }
 
 /// Every connector of this process, as its REST status reads.
@@ -107,4 +131,34 @@ fn log_one(line: &Line) {
 
 fn round(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tributary::api::Summary;
+
+    fn line(name: &str, state: &str) -> Line {
+        let row = Row {
+            name: name.into(),
+            state: state.into(),
+            reason: None,
+            acknowledged: None,
+            summary: Summary::default(),
+        };
+        Line { row, records_per_s: None, live_per_s: None, backfill_per_s: None }
+    }
+
+    #[test]
+    fn a_view_taller_than_its_room_shows_the_unwell_first_and_counts_the_rest() {
+        let lines: Vec<Line> =
+            (0..50).map(|i| line(&format!("t{i:02}"), if i == 42 { "FAILED" } else { "RUNNING" })).collect();
+        let shown = fit(lines.clone(), 10, Style::default());
+        assert_eq!(shown.len(), 10);
+        assert!(shown[0].starts_with("CONNECTOR"));
+        assert!(shown[1].starts_with("t42") && shown[1].contains("FAILED"), "{shown:?}");
+        assert!(shown[2].starts_with("t00"), "{shown:?}");
+        assert_eq!(shown[9], "… and 42 more (42 RUNNING): `tributary status` lists them all");
+        assert_eq!(fit(lines[..5].to_vec(), 10, Style::default()).len(), 6, "a table that fits is whole");
+    }
 }
