@@ -19,12 +19,13 @@
 //! acknowledged in order.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
 use super::delivery::{Acks, Delivery};
+use crate::kafka::failure::FirstFailure;
 use crate::kafka::{DeliveryReports, InstanceProducer, Outgoing, ProduceError, Refused};
 
 /// A producer whose records carry their lane.
@@ -60,9 +61,7 @@ impl DeliveryReports for Router {
 struct LaneState {
     connector: Arc<str>,
     acks: Acks,
-    failure: watch::Sender<Option<ProduceError>>,
-    /// Set once `failure` holds an error: checked before every send, without taking its lock.
-    failed: AtomicBool,
+    failure: FirstFailure<ProduceError>,
     in_flight_records: AtomicUsize,
     in_flight_bytes: AtomicUsize,
     /// Notified when records of this lane are delivered, while anyone waits for that.
@@ -73,15 +72,10 @@ struct LaneState {
 
 impl LaneState {
     fn fail(&self, error: ProduceError) {
-        self.failure.send_if_modified(|failure| {
-            if failure.is_some() {
-                return false;
-            }
-            tracing::error!(connector = %self.connector, error = %error, "produce failed");
-            *failure = Some(error);
-            true
-        });
-        self.failed.store(true, Ordering::Release);
+        let shown = error.to_string();
+        if self.failure.record(error) {
+            tracing::error!(connector = %self.connector, error = %shown, "produce failed");
+        }
         self.delivered.notify_waiters();
     }
 
@@ -130,8 +124,7 @@ impl Lane {
         let state = LaneState {
             connector,
             acks,
-            failure: watch::Sender::new(None),
-            failed: AtomicBool::new(false),
+            failure: FirstFailure::default(),
             in_flight_records: AtomicUsize::new(0),
             in_flight_bytes: AtomicUsize::new(0),
             delivered: Notify::new(),
@@ -148,25 +141,13 @@ impl Lane {
 
     /// The first permanent failure of this lane or of its producer, if any.
     pub fn failure(&self) -> Option<ProduceError> {
-        if self.state.failed.load(Ordering::Acquire) {
-            return self.state.failure.borrow().clone();
-        }
-        self.producer.failure()
+        self.state.failure.get().or_else(|| self.producer.failure())
     }
 
     /// Resolves with the first permanent failure of this lane or of its producer.
     pub async fn failed(&self) -> ProduceError {
-        let mut own = self.state.failure.subscribe();
-        let lane = async {
-            let failure = own.wait_for(Option::is_some).await.ok().and_then(|f| f.clone());
-            match failure {
-                Some(failure) => failure,
-                // The sender lives as long as the lane, which outlives this call.
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
-            failure = lane => failure,
+            failure = self.state.failure.wait() => failure,
             failure = self.producer.failed() => failure,
         }
     }

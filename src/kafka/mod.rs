@@ -4,6 +4,7 @@ pub mod admin;
 pub mod client;
 pub mod diagnosis;
 pub mod embedded;
+pub mod failure;
 pub mod msk_iam;
 pub mod oauthbearer;
 pub mod producer;

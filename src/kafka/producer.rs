@@ -10,7 +10,6 @@
 //! stops the producer.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rdkafka::ClientContext;
@@ -18,8 +17,9 @@ use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
+use super::failure::FirstFailure;
 use crate::api::TaskError;
 
 /// A produce failure, classified.
@@ -110,9 +110,7 @@ impl Refused<'_> {
 /// State shared between the sending side and librdkafka's callback thread.
 pub struct DeliveryContext<R> {
     reports: R,
-    failure: watch::Sender<Option<ProduceError>>,
-    /// Set once `failure` holds an error: checked before every send, without taking its lock.
-    failed: AtomicBool,
+    failure: FirstFailure<ProduceError>,
     delivered: Notify,
     /// Names the producer in logs: its connector, or that it is shared.
     label: Arc<str>,
@@ -122,15 +120,10 @@ pub struct DeliveryContext<R> {
 
 impl<R> DeliveryContext<R> {
     fn fail(&self, error: ProduceError) {
-        self.failure.send_if_modified(|failure| {
-            if failure.is_some() {
-                return false;
-            }
-            tracing::error!(producer = %self.label, error = %error, "produce failed");
-            *failure = Some(error);
-            true
-        });
-        self.failed.store(true, Ordering::Release);
+        let shown = error.to_string();
+        if self.failure.record(error) {
+            tracing::error!(producer = %self.label, error = %shown, "produce failed");
+        }
         self.delivered.notify_one();
     }
 }
@@ -207,14 +200,8 @@ impl<R: DeliveryReports> InstanceProducer<R> {
     /// A producer for `config`; `label` names it in logs.
     pub fn new(config: &ClientConfig, label: Arc<str>, reports: R) -> Result<Self, ProduceError> {
         let (config, tokens) = super::oauthbearer::split(config).map_err(ProduceError::Fatal)?;
-        let context = DeliveryContext {
-            reports,
-            failure: watch::Sender::new(None),
-            failed: AtomicBool::new(false),
-            delivered: Notify::new(),
-            label,
-            tokens,
-        };
+        let context =
+            DeliveryContext { reports, failure: FirstFailure::default(), delivered: Notify::new(), label, tokens };
         for (key, weak) in [("enable.idempotence", "false"), ("acks", "1"), ("acks", "0")] {
             if config.get(key) == Some(weak) {
                 tracing::warn!(producer = %context.label, "{key}={weak} weakens delivery guarantees");
@@ -228,21 +215,12 @@ impl<R: DeliveryReports> InstanceProducer<R> {
 
     /// The first permanent failure seen, if any.
     pub fn failure(&self) -> Option<ProduceError> {
-        if !self.producer.context().failed.load(Ordering::Acquire) {
-            return None;
-        }
-        self.producer.context().failure.borrow().clone()
+        self.producer.context().failure.get()
     }
 
     /// Resolves with the first permanent failure.
     pub async fn failed(&self) -> ProduceError {
-        let mut rx = self.producer.context().failure.subscribe();
-        let failure = rx.wait_for(Option::is_some).await.ok().and_then(|f| f.clone());
-        match failure {
-            Some(failure) => failure,
-            // The sender lives as long as the producer, which outlives this call.
-            None => std::future::pending().await,
-        }
+        self.producer.context().failure.wait().await
     }
 
     /// Hands one record to librdkafka without waiting for its delivery. Waits (back-pressure)
