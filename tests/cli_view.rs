@@ -1,7 +1,8 @@
 //! What a person running `tributary run` sees: on a terminal (a real pseudo-terminal here), a
 //! table of connectors within 5 s of start, redrawn in place below the log, in colour unless
 //! `NO_COLOR`; without a terminal, a `summary` log line per connector and no escape codes at all;
-//! and `tributary status` (once and `--watch`) printing the same table from another process.
+//! with JSON logs, the summary as fields; and `tributary status` (once and `--watch`) printing the
+//! same table from another process.
 
 use std::io::Read;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -332,4 +333,29 @@ fn http_get(address: &str, path: &str) -> String {
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
     response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+#[test]
+fn json_logs_carry_the_summary_as_fields() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = config(dir.path(), ", format: json, summary_interval: 1s");
+    let run = RunningCli::spawn(TRIBUTARY, ["run", "--config", config.to_str().expect("utf-8")], Collect::Stderr);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let summary = loop {
+        let found = run.output().lines().find_map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).ok()?;
+            let fields = value.get("fields")?;
+            (fields["message"] == "summary"
+                && fields["connector"] == "datagen-view"
+                && fields.get("records_per_s").is_some())
+            .then(|| value.clone())
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no JSON summary line within 40 s:\n{}", run.output());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(summary["fields"]["state"], "RUNNING", "{summary}");
+    assert_eq!(summary["target"], "tributary::summary", "{summary}");
 }
