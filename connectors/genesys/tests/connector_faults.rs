@@ -357,3 +357,33 @@ async fn a_stopped_task_releases_its_channels_subscriptions() {
     })
     .await;
 }
+
+/// Offsets another writer left in the offsets topic: a watermark a day in the future (it would
+/// hold every later watermark there, so a crash would resume past events never written) and a
+/// negative one. Neither is resumed from: each queue backfills `max_gap` and counts the rest as
+/// lost, and the watermarks written afterwards are today's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_watermarks_that_make_no_sense_are_not_resumed_from() {
+    bounded(LIMIT, async {
+        let sim = start_sim(sim_config(60.0, 2, 30.0, 13)).await;
+        let queues = sim.queue_ids();
+        let day = 86_400_000;
+        let stored: HashMap<String, i64> =
+            [(queues[0].clone(), now_ms() + day), (queues[1].clone(), -5)].into_iter().collect();
+        let mut h = Harness::start_on(sim, stored, |c| c["backfill"]["max_gap"] = json!("2m")).await;
+        h.wait_for("a healthy channel", Duration::from_secs(10), healthy).await;
+        h.wait_for("both start-up gaps backfilled", Duration::from_secs(60), |h| {
+            h.status().detail["backfill"]["gaps_done"].as_u64().unwrap_or(0) >= 2
+        })
+        .await;
+        let counts = h.status().detail["counts"].clone();
+        assert_eq!(counts["truncated_gaps"], json!(2), "both counted as possibly lost: {counts}");
+        let now = now_ms();
+        for q in &queues {
+            let w = h.watermark(q).unwrap_or(-1);
+            assert!(w > now - day / 24 && w <= now, "queue {q}: watermark {w}, now {now}");
+        }
+        assert!(h.stop().await.is_ok());
+    })
+    .await;
+}

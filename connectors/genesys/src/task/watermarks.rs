@@ -11,6 +11,7 @@ use super::{OFFSET_FIELD, PARTITION_FIELD};
 use crate::backfill::BackfillRequest;
 use crate::coverage::{Action, Coverage, Gap};
 use crate::record::{ConversationEvent, Source};
+use crate::socket::now_ms;
 use crate::throttle::Throttle;
 
 /// Open conversations remembered per queue, at most.
@@ -62,7 +63,17 @@ impl Watermarks {
     /// Follows `queue_id` from its stored offset, if the runtime has one.
     pub fn follow(&mut self, ctx: &TaskContext, queue_id: &str) {
         let partition = self.partition(queue_id);
-        let stored = ctx.stored_offset(&partition).and_then(|o| o.get_i64(OFFSET_FIELD));
+        let stored = ctx.stored_offset(&partition).map(|offset| {
+            stored_watermark(offset, now_ms()).unwrap_or_else(|why| {
+                // A run was here, but where it stood cannot be read: backfill as far back as
+                // allowed, and say that anything older may be missing.
+                tracing::warn!(
+                    connector = %self.connector, queue = %queue_id, offset = %offset.to_json(), why,
+                    "stored watermark not understood; backfilling backfill.max_gap and counting what is older as lost"
+                );
+                UNKNOWN_WATERMARK
+            })
+        });
         self.coverage.follow(queue_id, stored);
     }
 
@@ -210,5 +221,65 @@ impl Watermarks {
 
     pub fn truncated_gaps(&self) -> u64 {
         self.truncated_gaps
+    }
+}
+
+/// The watermark a queue resumes from when its stored one cannot be read: older than any
+/// `max_gap`, so the gap is cut to `max_gap` and reported as truncated.
+const UNKNOWN_WATERMARK: i64 = 0;
+
+/// How far ahead of this host's clock a stored watermark may be (another replica's clock).
+const FUTURE_SLACK_MS: i64 = 5 * 60 * 1000;
+
+/// The watermark in a stored offset: `watermark_ms`, epoch milliseconds, not negative and not
+/// ahead of `now_ms` by more than [`FUTURE_SLACK_MS`] (a watermark in the future would hold
+/// every later watermark there, and a crash would then resume past events never written).
+/// Anything else (a foreign writer, a hand edit) is an error naming what is wrong.
+fn stored_watermark(offset: &SourceOffset, now_ms: i64) -> Result<i64, String> {
+    let value = offset.to_json();
+    let Some(field) = value.get(OFFSET_FIELD) else {
+        return Err(format!("no `{OFFSET_FIELD}`"));
+    };
+    let Some(ms) = field.as_i64() else {
+        return Err(format!("`{OFFSET_FIELD}` is {field}, not whole epoch milliseconds"));
+    };
+    if ms < 0 {
+        return Err(format!("`{OFFSET_FIELD}` is negative ({ms})"));
+    }
+    if ms > now_ms + FUTURE_SLACK_MS {
+        return Err(format!("`{OFFSET_FIELD}` is {} s ahead of this host's clock", (ms - now_ms) / 1000));
+    }
+    Ok(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn offset(value: serde_json::Value) -> SourceOffset {
+        let map = value.as_object().cloned().unwrap_or_default();
+        SourceOffset::new(map).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn only_a_sensible_watermark_is_resumed_from() {
+        let now = 1_800_000_000_000;
+        assert_eq!(stored_watermark(&offset(json!({"watermark_ms": now - 1000})), now), Ok(now - 1000));
+        assert_eq!(
+            stored_watermark(&offset(json!({"watermark_ms": now + 60_000})), now),
+            Ok(now + 60_000),
+            "clock skew"
+        );
+        for (bad, why) in [
+            (json!({"watermark_ms": "yesterday"}), "not whole epoch milliseconds"),
+            (json!({"watermark_ms": 1.5}), "not whole epoch milliseconds"),
+            (json!({"watermark_ms": -5}), "negative"),
+            (json!({"watermark_ms": now + 86_400_000}), "86400 s ahead"),
+            (json!({"position": 7}), "no `watermark_ms`"),
+        ] {
+            let err = stored_watermark(&offset(bad.clone()), now).expect_err("refused");
+            assert!(err.contains(why), "{bad}: {err}");
+        }
     }
 }
