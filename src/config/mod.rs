@@ -493,6 +493,11 @@ pub fn load(path: &Path, env: &dyn Env) -> Result<Loaded, ConfigErrors> {
 
 /// Parses config text; `base` resolves relative paths (`${file:…}`, `schemas_dir`).
 pub fn parse(text: &str, file: &str, base: &Path, env: &dyn Env) -> Result<Loaded, ConfigErrors> {
+    if let Err((message, line)) = lines::check_bounds(text) {
+        let mut err = ConfigError::new("", message);
+        err.line = line;
+        return Err(ConfigErrors { file: file.to_owned(), errors: vec![err] });
+    }
     let lines = LineIndex::build(text);
     let fail = |errors: Vec<ConfigError>| located(file, &lines, errors);
 

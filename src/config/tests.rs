@@ -190,3 +190,19 @@ fn the_summary_interval_is_a_duration_or_off() {
     let errors = parse_err(&format!("{base}logging: {{summary_interval: sometimes}}\n")).to_string();
     assert!(errors.contains("logging") && errors.contains("summary_interval"), "{errors}");
 }
+
+#[test]
+fn deep_nesting_and_huge_files_are_refused_at_once_with_the_line() {
+    let deep = format!("kafka:\n  x: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let errs = parse_err(&deep);
+    let shown = errs.to_string();
+    assert!(shown.contains("nest deeper than 64 levels"), "{shown}");
+    assert!(shown.contains("line 2"), "{shown}");
+    let block: String = (0..70).map(|i| format!("{}k{i}:\n", "  ".repeat(i))).collect();
+    assert!(parse_err(&block).to_string().contains("nest deeper than 64 levels"));
+    let huge = format!("kafka: {{bootstrap_servers: embedded}}\n# {}\n", "x".repeat(9 * 1024 * 1024));
+    assert!(parse_err(&huge).to_string().contains("at most 8388608 are read"));
+    // The limit leaves room for any real config.
+    let fine = format!("{}\nlogging: {{level: info}}\n", GOOD);
+    assert!(parse(&fine, "test.yaml", Path::new("/cfg"), &env()).is_ok());
+}
