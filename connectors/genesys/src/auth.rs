@@ -40,6 +40,9 @@ use tributary_connector_api::Secret;
 use crate::http::{Backoff, ErrorClass, headers};
 use crate::net::Egress;
 
+/// A token response is a few hundred bytes; one this large is not one.
+const MAX_TOKEN_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// How to obtain tokens.
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
@@ -400,8 +403,12 @@ impl TokenSource {
             }));
         }
         let wait = headers::retry_after(resp.headers());
-        let body = match resp.bytes().await {
-            Ok(b) => b,
+        let body = match crate::http::body::read_body(resp, MAX_TOKEN_RESPONSE_BYTES).await {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                let detail = format!("token response over {MAX_TOKEN_RESPONSE_BYTES} bytes; not read");
+                return Err(Attempt::Transient { detail, wait: None });
+            }
             Err(e) => return Err(Attempt::Transient { detail: headers::describe(&e).0, wait: None }),
         };
         if (200..300).contains(&status) {

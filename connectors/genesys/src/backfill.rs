@@ -35,6 +35,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{DetailsQuery, GenesysApi, JobQuery, JobState};
 use crate::config::BackfillSettings;
 use crate::coverage::Gap;
+use crate::paging::PageGuard;
 use crate::rechecks::Rechecks;
 use crate::record::BackfillApi;
 use crate::sentinels::Sentinels;
@@ -365,7 +366,9 @@ impl Worker {
         while start < batch.to_ms {
             let end = (start + split).min(batch.to_ms);
             let mut page = 1;
+            let mut guard = PageGuard::new(self.settings.max_pages);
             loop {
+                guard.next_page().map_err(|e| StepError::Rest(format!("analytics details query: {e}")))?;
                 let query =
                     DetailsQuery::new(start, end).queues(queues.iter().cloned()).page(self.settings.page_size, page);
                 let result = self.api.details_query(&query).await.map_err(|e| StepError::Rest(e.to_string()))?;
@@ -431,7 +434,10 @@ impl Worker {
             poll = (poll * 2).min(Duration::from_secs(10));
         }
         let mut cursor: Option<String> = None;
+        let mut guard = PageGuard::new(self.settings.max_pages);
+        let paging = |e: String| StepError::Rest(format!("details job {job} results: {e}"));
         loop {
+            guard.next_page().map_err(paging)?;
             let page = self.api.job_results(&job, cursor.as_deref(), 1000).await.map_err(rest)?;
             for row in page.conversations {
                 if let Some(queue) = touched(&row, &batch.queues, batch.from_ms, batch.to_ms) {
@@ -439,7 +445,10 @@ impl Worker {
                 }
             }
             match page.cursor {
-                Some(next) => cursor = Some(next),
+                Some(next) => {
+                    guard.cursor(&next).map_err(paging)?;
+                    cursor = Some(next);
+                }
                 None => break,
             }
         }

@@ -76,6 +76,7 @@ pub(crate) async fn clients_with(
     rest_config.budget.requests_per_minute = config.rest.requests_per_minute;
     rest_config.budget.backfill_share = config.rest.backfill_share;
     rest_config.backoff.max_attempts = config.rest.max_attempts;
+    rest_config.max_response_bytes = config.rest.max_response_bytes;
     rest_config.egress = egress.clone();
     tune(&mut auth_config, &mut rest_config);
     let auth = auth::TokenSource::new(auth_config).map_err(|e| fatal(e.to_string()))?;

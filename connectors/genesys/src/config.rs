@@ -206,6 +206,8 @@ pub struct RestSettings {
     /// A `Retry-After` longer than this is not waited out: the call fails (retriable).
     pub max_retry_after: Duration,
     pub max_attempts: u32,
+    /// A response body longer than this, in bytes, is not read (the request fails, named).
+    pub max_response_bytes: usize,
 }
 
 impl Default for RestSettings {
@@ -216,6 +218,7 @@ impl Default for RestSettings {
             request_timeout: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(180),
             max_attempts: 6,
+            max_response_bytes: crate::rest::DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -234,6 +237,9 @@ pub struct BackfillSettings {
     /// Long windows are queried in pieces of this size.
     pub split: Duration,
     pub page_size: u32,
+    /// Pages one query of a backfill window may take (details query, job results) before the
+    /// window's step fails (and is retried later).
+    pub max_pages: u32,
     /// A conversation seen live at least this long after a window's end must show up in
     /// Analytics before the window's quick pass is considered complete.
     pub settle: Duration,
@@ -257,6 +263,7 @@ impl Default for BackfillSettings {
             max_gap: Duration::from_secs(24 * 3600),
             split: Duration::from_secs(3600),
             page_size: 100,
+            max_pages: 1000,
             settle: Duration::from_secs(60),
             max_wait: Duration::from_secs(1800),
             confirm_with_jobs: true,
@@ -383,6 +390,12 @@ impl GenesysConfig {
         }
         if !(0.0..=0.9).contains(&self.rest.backfill_share) {
             issue("rest.backfill_share", "must be between 0 and 0.9".into());
+        }
+        if self.backfill.max_pages == 0 {
+            issue("backfill.max_pages", "must be at least 1".into());
+        }
+        if self.rest.max_response_bytes < 64 * 1024 {
+            issue("rest.max_response_bytes", "must be at least 65536 (64 KiB)".into());
         }
         if self.backfill.page_size == 0 || self.backfill.page_size > 200 {
             issue("backfill.page_size", "must be between 1 and 200".into());

@@ -21,6 +21,7 @@ pub mod frame;
 pub mod http;
 pub mod net;
 pub mod notification;
+mod paging;
 pub mod queues;
 pub mod rechecks;
 pub mod record;

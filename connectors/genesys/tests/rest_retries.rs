@@ -217,3 +217,23 @@ async fn other_client_errors_are_permanent() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_response_over_the_size_limit_is_not_read_and_is_named() {
+    bounded(TEST_LIMIT, async {
+        let sim = start(quiet(1.0)).await;
+        let mut rest = rest_config(&sim);
+        // The queue list of three queues is a few hundred bytes.
+        rest.max_response_bytes = 64;
+        let api = api_with(auth_config(&sim), rest);
+        let err = api.list_queues(None).await.expect_err("a body over 64 bytes");
+        assert!(matches!(err, RestError::TooLarge { limit: 64, .. }), "{err:?}");
+        let shown = err.to_string();
+        assert!(
+            shown.contains("/api/v2/routing/queues") && shown.contains("rest.max_response_bytes (64 bytes)"),
+            "{shown}"
+        );
+        assert_eq!(api.rest().stats().requests, 1, "not retried: the same request gets the same answer");
+    })
+    .await;
+}

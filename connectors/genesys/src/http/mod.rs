@@ -3,6 +3,7 @@
 //! knows neither tokens nor the REST client.
 
 pub mod backoff;
+pub mod body;
 mod class;
 pub mod headers;
 

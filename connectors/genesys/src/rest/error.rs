@@ -54,6 +54,9 @@ pub enum RestError {
     /// The proxy refused the request (407: it wants credentials it was not given).
     #[error("{method} {path}: proxy {proxy} answered {status} {reason}{}", proxy_hint(*.status))]
     Proxy { method: String, path: String, proxy: String, status: u16, reason: String },
+    /// A response body larger than `rest.max_response_bytes`: not read any further.
+    #[error("{method} {path}: response body over rest.max_response_bytes ({limit} bytes); not read")]
+    TooLarge { method: String, path: String, limit: usize },
     /// A 2xx whose body is not what the API documents.
     #[error("{method} {path}: unexpected response body: {detail}")]
     Decode { method: String, path: String, detail: String },
@@ -88,7 +91,10 @@ impl RestError {
             RestError::RateLimited { .. } | RestError::Server { .. } | RestError::Transport { .. } => {
                 ErrorClass::Retriable
             }
-            RestError::NotFound { .. } | RestError::Rejected { .. } | RestError::Decode { .. } => ErrorClass::Permanent,
+            RestError::NotFound { .. }
+            | RestError::Rejected { .. }
+            | RestError::Decode { .. }
+            | RestError::TooLarge { .. } => ErrorClass::Permanent,
             RestError::Auth(e) => e.class(),
         }
     }

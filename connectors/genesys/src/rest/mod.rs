@@ -67,7 +67,13 @@ pub struct RestConfig {
     pub max_rate_limited: u32,
     /// Direct or through a proxy. Default [`Egress::direct`].
     pub egress: Egress,
+    /// A response body (2xx or error) longer than this is not read: [`RestError::TooLarge`].
+    /// Default [`DEFAULT_MAX_RESPONSE_BYTES`].
+    pub max_response_bytes: usize,
 }
+
+/// 32 MiB: a page of 200 conversation details is well under 1 MiB.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 impl RestConfig {
     /// Defaults for everything but the host and the metrics label.
@@ -83,6 +89,7 @@ impl RestConfig {
             default_retry_after: Duration::from_secs(3),
             max_rate_limited: 10,
             egress: Egress::direct(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -285,8 +292,16 @@ impl RestClient {
             self.inner.budget.observe(server);
         }
         let correlation_id = headers::correlation_id(&headers);
-        let body = match resp.bytes().await {
-            Ok(b) => b.to_vec(),
+        let body = match crate::http::body::read_body(resp, self.inner.config.max_response_bytes).await {
+            Ok(Some(body)) => body,
+            Ok(None) => {
+                let limit = self.inner.config.max_response_bytes;
+                return Ok(Outcome::Fail(RestError::TooLarge {
+                    method: req.method.to_string(),
+                    path: req.path.clone(),
+                    limit,
+                }));
+            }
             Err(e) => return Ok(self.transport_error(req, &url, &e)),
         };
         tracing::trace!(method = %req.method, path = %req.path, status, elapsed_ms = started.elapsed().as_millis() as u64, "genesys request");
