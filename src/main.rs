@@ -288,7 +288,7 @@ fn init_logging(config: &Config, quiet: bool) -> Option<cli::console::Console> {
             None
         }
         LogFormat::Human => {
-            let builder = builder.with_ansi(terminal && cli::status::colour_allowed());
+            let builder = builder.with_ansi(terminal && cli::console::colour_allowed());
             if quiet || !terminal {
                 let _ = builder.with_writer(std::io::stderr).try_init();
                 return None;
@@ -319,7 +319,7 @@ async fn run(path: &Path) -> Result<ExitCode> {
     );
     let mode = match (console, config.logging.summary_interval) {
         (_, None) => cli::view::Mode::Off,
-        (Some(console), Some(_)) => cli::view::Mode::Terminal { console, colour: cli::status::colour_allowed() },
+        (Some(console), Some(_)) => cli::view::Mode::Terminal { console, colour: cli::console::colour_allowed() },
         (None, Some(every)) => cli::view::Mode::Log(every.get()),
     };
     cli::view::spawn(runtime.supervisor.clone(), mode);

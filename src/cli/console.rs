@@ -85,6 +85,11 @@ impl Drop for LineWriter<'_> {
     }
 }
 
+/// Whether colours may be used on a terminal: `NO_COLOR` (any non-empty value) turns them off.
+pub fn colour_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// The terminal's size in characters (columns, rows), when stderr is one that says.
 pub fn size() -> Option<(usize, usize)> {
     #[cfg(unix)]

@@ -30,7 +30,7 @@ pub async fn run(target: Target, watch: Option<Duration>) -> Result<ExitCode> {
     rates.observe(read(&client, &target).await?, Instant::now());
     let terminal = std::io::stdout().is_terminal();
     let style = || Style {
-        colour: terminal && colour_allowed(),
+        colour: terminal && console::colour_allowed(),
         width: if terminal { console::size().map(|(columns, _)| columns) } else { None },
     };
     let Some(every) = watch else {
@@ -59,11 +59,6 @@ pub async fn run(target: Target, watch: Option<Duration>) -> Result<ExitCode> {
         }
         print(&table(&lines, style()), Some(&heading));
     }
-}
-
-/// `NO_COLOR` (any non-empty value) turns colours off, as everywhere.
-pub fn colour_allowed() -> bool {
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 fn print(lines: &[String], heading: Option<&str>) {

@@ -18,6 +18,9 @@ const REDRAW: Duration = Duration::from_secs(1);
 /// Connectors logged one line each; beyond, totals and the unwell ones only.
 const MAX_LOGGED: usize = 20;
 
+/// Rows the view may take when the terminal does not say its size.
+const DEFAULT_ROWS: usize = 12;
+
 pub enum Mode {
     /// A live table at the bottom of the terminal.
     Terminal {
@@ -57,9 +60,6 @@ pub fn spawn(supervisor: Arc<Supervisor>, mode: Mode) {
         }
     });
 }
-
-/// Rows the view may take when the terminal does not say its size.
-const DEFAULT_ROWS: usize = 12;
 
 /// The table in at most `rows` lines (the view keeps to half the terminal, so that a block
 /// redrawn in place never scrolls off it): with more connectors than fit, the unwell ones come
