@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tributary_test_support::cli::*;
+use tributary_test_support::rest::http_get_blocking;
 use tributary_test_support::{workspace, write_file};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
@@ -300,7 +301,8 @@ connectors:
     let address = run.rest_address(Duration::from_secs(30));
     run.wait_for_log("connector started", Duration::from_secs(30));
     let deaths = || {
-        http_get(&address, "/metrics")
+        http_get_blocking(&address, "/metrics")
+            .1
             .lines()
             .filter(|l| l.starts_with("genesys_reconnects_total{"))
             .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
@@ -321,18 +323,6 @@ connectors:
     assert_eq!(gaps.len(), 1, "{log}");
     assert!(gaps[0].contains("queues=20"), "{}", gaps[0]);
     assert!(!log.contains("gap to backfill"), "a line per queue at info:\n{log}");
-}
-
-/// The body of `GET path` from `address` (HTTP/1.0, so the server closes when done); empty on
-/// any failure.
-fn http_get(address: &str, path: &str) -> String {
-    use std::io::Write;
-    let Ok(mut stream) = std::net::TcpStream::connect(address) else { return String::new() };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
 }
 
 #[test]

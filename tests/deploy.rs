@@ -11,6 +11,7 @@ use serde_json::Value;
 use tributary_test_support::broker::Broker;
 use tributary_test_support::cli::*;
 use tributary_test_support::registry::standalone_registry;
+use tributary_test_support::rest::http_get_blocking as http_get;
 use tributary_test_support::{workspace, write_file};
 
 const TRIBUTARY: &str = env!("CARGO_BIN_EXE_tributary");
@@ -40,18 +41,6 @@ fn port_of(listen: &str) -> u64 {
 /// Every `NAME` of `${file:secrets/NAME}` in `text`.
 fn secret_files(text: &str) -> BTreeSet<String> {
     text.split("${file:secrets/").skip(1).filter_map(|rest| rest.split_once('}')).map(|(n, _)| n.to_owned()).collect()
-}
-
-/// `GET path` from `address`: status code and body (HTTP/1.0, so the server closes when done).
-fn http_get(address: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let Ok(mut stream) = std::net::TcpStream::connect(address) else { return (0, String::new()) };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let code = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
 }
 
 /// Waits until `GET path` answers 200; panics after `timeout`.

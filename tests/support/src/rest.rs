@@ -211,3 +211,16 @@ pub async fn connector_status(address: &str, name: &str) -> Value {
 pub async fn wait_json(url: &str, what: &str, timeout: Duration, check: impl Fn(&Value) -> bool) -> Value {
     wait_until(timeout, EVERY, what, || get_json(url), check).await
 }
+
+/// `GET path` from `address` without an async runtime: status code and body (HTTP/1.0, so the
+/// server closes when done; 5 s read timeout). `(0, "")` when nothing answers.
+pub fn http_get_blocking(address: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else { return (0, String::new()) };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let code = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
