@@ -43,6 +43,22 @@ connectors:
     write_file(dir, "config.yaml", &text)
 }
 
+/// Everything `reader` yields, raw, collected by a thread until it ends or fails.
+fn collect(mut reader: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let sink = output.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&buf[..n]);
+        }
+    });
+    output
+}
+
 /// `tributary run` on the slave side of a new pseudo-terminal of 120 columns; everything it
 /// writes is collected raw, escape codes included.
 struct OnTerminal {
@@ -73,19 +89,8 @@ impl OnTerminal {
             .spawn()
             .expect("the tributary binary starts");
         let started = Instant::now();
-        let output = Arc::new(Mutex::new(Vec::new()));
-        let sink = output.clone();
-        let mut reader = std::fs::File::from(master);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            // Reading ends with EIO once the child (the last holder of the slave) has exited.
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&buf[..n]);
-            }
-        });
+        // Reading ends with EIO once the child (the last holder of the slave) has exited.
+        let output = collect(std::fs::File::from(master));
         Self { child, output, started }
     }
 
@@ -180,18 +185,7 @@ fn without_a_terminal_a_summary_line_per_connector_and_no_escape_codes() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the tributary binary starts");
-    let mut stderr = child.stderr.take().expect("stderr");
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let sink = output.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(&buf[..n]);
-        }
-    });
+    let output = collect(child.stderr.take().expect("stderr"));
     let read = || String::from_utf8_lossy(&output.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
     let summary_of = |log: &str, name: &str| {
         log.lines()
